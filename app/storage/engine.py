@@ -1,0 +1,130 @@
+"""The database handle: the backend is chosen from the URL scheme here and nowhere else.
+
+SQLite (the single-machine default): `databases` has no pool for SQLite, so every query outside a
+held connection would open a new aiosqlite thread (STACK-NOTES 1). We hold two long-lived
+connections for the life of the process: one writer (all transactions, serialised by a lock: SQLite
+has a single writer anyway) and one reader (WAL lets it read while the writer commits).
+
+PostgreSQL: the asyncpg pool of `databases`, sized from `min_size`/`max_size` in the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import databases
+from databases.core import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import Table
+
+Dialect = Literal["sqlite", "postgresql"]
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: an acknowledged event survives power loss too; group commit keeps it cheap.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+
+
+def dialect_of(url: str) -> Dialect:
+    if url.startswith("sqlite"):
+        return "sqlite"
+    if url.startswith(("postgresql", "postgres")):
+        return "postgresql"
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+
+
+class Database:
+    """What storage modules use to reach the database: `connection()` to read, `transaction()` to write."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect: Dialect = dialect_of(url)
+        self._db = databases.Database(url)
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self._db.is_connected)
+
+    async def connect(self) -> None:
+        await self._db.connect()
+        if self.is_sqlite:
+            self._writer = await self._open_sqlite_connection()
+            self._reader = await self._open_sqlite_connection()
+
+    async def _open_sqlite_connection(self) -> Connection:
+        # Connection objects are not bound to the task that opens them; we share them explicitly.
+        conn = Connection(self._db, self._db._backend)
+        await conn.__aenter__()
+        for pragma in SQLITE_PRAGMAS:
+            await conn.execute(pragma)
+        return conn
+
+    async def disconnect(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.__aexit__()
+        self._reader = self._writer = None
+        if self._db.is_connected:
+            await self._db.disconnect()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for reads (and single autocommit statements on PostgreSQL)."""
+        if self._reader is not None:
+            async with self._read_lock:
+                yield self._reader
+            return
+        async with self._db.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction: committed on exit, rolled back on any exception."""
+        if self._writer is not None:
+            async with self._write_lock, self._writer.transaction():
+                yield self._writer
+            return
+        async with self._db.connection() as conn, conn.transaction():
+            yield conn
+
+    def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """A dialect-specific INSERT, so callers can use `.on_conflict_do_nothing/_update`."""
+        if self.is_sqlite:
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+    def placeholder(self, index: int) -> str:
+        """Positional placeholder for raw driver SQL (`?` on aiosqlite, `$n` on asyncpg); 1-based."""
+        return "?" if self.is_sqlite else f"${index}"
+
+    def raw_sql(self, sql: str) -> str:
+        """Turn `?` placeholders into `$1, $2, ...` for asyncpg; unchanged on SQLite."""
+        if self.is_sqlite:
+            return sql
+        parts = sql.split("?")
+        return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1))
+
+    async def ping(self) -> None:
+        async with self.connection() as conn:
+            await conn.fetch_val("SELECT 1")
+
+
+async def execute_raw_many(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """executemany on the driver connection: one round trip per batch, no SQLAlchemy compile."""
+    if rows:
+        await conn.raw_connection.executemany(sql, rows)
