@@ -1,0 +1,397 @@
+"""Tracebin's native event: validation and normalisation (common.md contract 1).
+
+`normalise` turns a decoded JSON body into the stored form: every key present, defaults filled,
+long strings and long lists cut with a TRUNCATED marker (never rejected), unknown fields dropped,
+free-form objects scrubbed (scrubbing's rules) in the same copy. Hot path: no work is repeated.
+Wrong types are a BadRequest naming the field (`exception[0].frames`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from app.errors import BadRequest
+from app.services.scrubbing import FILTERED, is_denied_key, scrub_query_string, scrub_string
+
+TRUNCATED = "…[truncated]"
+LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
+LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info", "err": "error", "trace": "debug"}
+
+# Caps (characters or items). Beyond them content is cut and marked, not refused.
+MAX_MESSAGE = 8192
+MAX_VALUE = 4096
+MAX_NAME = 256  # type, module, function, logger, platform, server_name
+MAX_PATH = 1024
+MAX_LINE = 1024  # context lines
+MAX_CONTEXT_LINES = 10
+MAX_RELEASE = 128
+MAX_ENVIRONMENT = 64
+MAX_CHAIN = 25
+MAX_FRAMES = 250  # the first 50 and the last 200 are kept
+MAX_BREADCRUMBS = 100  # the most recent are kept
+MAX_TAGS = 100
+MAX_TAG_KEY = 64
+MAX_TAG_VALUE = 256
+MAX_FINGERPRINT = 16
+MAX_FREE_STRING = 2048  # strings inside free-form objects (request, extra, contexts, vars, user)
+MAX_FREE_ITEMS = 200
+MAX_FREE_DEPTH = 8
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_INT_MIN, _INT_MAX = -(2**53), 2**53  # line numbers and the like: exact in JSON everywhere
+
+
+class _Wrong(Exception):
+    """A value of the wrong type; the caller adds where it was (paths are built only on failure)."""
+
+    def __init__(self, name: str, expected: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.expected = expected
+
+
+def _fail(field: str, expected: str) -> BadRequest:
+    return BadRequest(f"'{field}' must be {expected}", field=field)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - len(TRUNCATED))] + TRUNCATED
+
+
+def _str(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if value.__class__ is str:
+        return value if len(value) <= limit else cut(value, limit)
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return cut(str(value), limit)
+    raise _Wrong(name, "a string")
+
+
+def _obj(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if value.__class__ is not dict:
+        raise _Wrong(name, "an object")
+    normalised: dict[str, Any] = free_form(value)
+    return normalised
+
+
+def _int_or_none(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None or (value.__class__ is int and _INT_MIN <= value <= _INT_MAX):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _INT_MIN <= value <= _INT_MAX:
+        raise _Wrong(name, "an integer")
+    return int(value)
+
+
+def free_form(value: Any, depth: int = 0) -> Any:
+    """A copy of a free-form JSON value, cut to size and scrubbed.
+
+    Long strings are cut, long containers trimmed, deep nesting replaced (all marked TRUNCATED);
+    scrubbing's key and value rules are applied in the same walk, so the value is copied once.
+    """
+    cls = value.__class__
+    if cls is str:
+        if len(value) > MAX_FREE_STRING:
+            value = cut(value, MAX_FREE_STRING)
+        return scrub_string(value)
+    if cls is dict:
+        if depth >= MAX_FREE_DEPTH:
+            return TRUNCATED
+        depth += 1
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if len(out) == MAX_FREE_ITEMS:
+                out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
+                break
+            out[key] = FILTERED if is_denied_key(key) else free_form(item, depth)
+        return out
+    if cls is list:
+        if depth >= MAX_FREE_DEPTH:
+            return TRUNCATED
+        depth += 1
+        items = [_free_item(item, depth) for item in value[:MAX_FREE_ITEMS]]
+        if len(value) > MAX_FREE_ITEMS:
+            items.append(TRUNCATED)
+        return items
+    return value
+
+
+def _free_item(item: Any, depth: int) -> Any:
+    # Headers and query strings often come as [name, value] pairs: the name acts as a key.
+    if item.__class__ is list and len(item) == 2 and item[0].__class__ is str and is_denied_key(item[0]):
+        return [item[0], FILTERED]
+    return free_form(item, depth)
+
+
+def _event_id(data: dict[str, Any]) -> str:
+    value = data.get("event_id")
+    if value is None or value == "":
+        return uuid.uuid4().hex
+    if isinstance(value, str):
+        candidate = value.replace("-", "").lower()
+        if _HEX32.match(candidate):
+            return candidate
+    raise _fail("event_id", "32 hexadecimal characters")
+
+
+def _timestamp(data: dict[str, Any], received_at: float) -> float:
+    value = data.get("timestamp")
+    if value is None:
+        return received_at
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value < 1e11:
+            raise _fail("timestamp", "an RFC 3339 string or a Unix time")
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise _fail("timestamp", "an RFC 3339 string or a Unix time") from None
+        if parsed.tzinfo is None:  # naive times are UTC, as Sentry SDKs mean them
+            return parsed.replace(tzinfo=UTC).timestamp()
+        return parsed.timestamp()
+    raise _fail("timestamp", "an RFC 3339 string or a Unix time")
+
+
+def _level(data: dict[str, Any]) -> str:
+    value = data.get("level")
+    if value is None:
+        return "error"
+    if not isinstance(value, str):
+        raise _fail("level", "one of fatal, error, warning, info, debug")
+    level = value.lower()
+    return level if level in LEVELS else LEVEL_ALIASES.get(level, "error")
+
+
+def _lines(frame: dict[str, Any], name: str) -> list[str]:
+    value = frame.get(name)
+    if value is None:
+        return []
+    if value.__class__ is not list:
+        raise _Wrong(name, "a list of strings")
+    lines = value[-MAX_CONTEXT_LINES:] if name == "pre_context" else value[:MAX_CONTEXT_LINES]
+    return [
+        (line if len(line) <= MAX_LINE else cut(line, MAX_LINE)) if line.__class__ is str else cut(str(line), MAX_LINE)
+        for line in lines
+    ]
+
+
+_FRAME_STRINGS = (
+    ("filename", MAX_PATH),
+    ("abs_path", MAX_PATH),
+    ("function", MAX_NAME),
+    ("module", MAX_NAME),
+    ("context_line", MAX_LINE),
+)
+
+
+def _frame(frame: Any) -> dict[str, Any]:
+    if frame.__class__ is not dict:
+        raise _Wrong("", "an object")
+    vars_ = frame.get("vars")
+    if vars_ is not None and vars_.__class__ is not dict:
+        raise _Wrong("vars", "an object")
+    in_app = frame.get("in_app")
+    if in_app is not None and in_app.__class__ is not bool:
+        raise _Wrong("in_app", "a boolean")
+    out: dict[str, Any] = {}
+    for name, limit in _FRAME_STRINGS:  # the common case inline: a short string or nothing
+        value = frame.get(name)
+        if value.__class__ is str and len(value) <= limit:
+            out[name] = value
+        else:
+            out[name] = _str(frame, name, limit)
+    out["context_line"] = scrub_string(out["context_line"])
+    out["lineno"] = _int_or_none(frame, "lineno")
+    out["colno"] = _int_or_none(frame, "colno")
+    out["pre_context"] = _lines(frame, "pre_context")
+    out["post_context"] = _lines(frame, "post_context")
+    out["in_app"] = bool(in_app)
+    out["vars"] = free_form(vars_) if vars_ else {}
+    return out
+
+
+def _frames(exc: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    frames = exc.get("frames")
+    if frames is None:
+        # Sentry's shape nests them: {"stacktrace": {"frames": [...]}}.
+        stacktrace = exc.get("stacktrace")
+        if stacktrace.__class__ is dict:
+            frames, field = stacktrace.get("frames"), f"{field}.stacktrace"
+    if frames is None:
+        return []
+    if frames.__class__ is not list:
+        raise _fail(f"{field}.frames", "a list")
+    if len(frames) > MAX_FRAMES:
+        # Keep both ends: the entry point and the crash site; the middle is the least telling.
+        frames = frames[:50] + frames[-(MAX_FRAMES - 50) :]
+    out = []
+    for frame in frames:
+        try:
+            out.append(_frame(frame))
+        except _Wrong as wrong:
+            where = f"{field}.frames[{len(out)}]"
+            raise _fail(f"{where}.{wrong.name}" if wrong.name else where, wrong.expected) from None
+    return out
+
+
+def _exception(exc: Any, field: str) -> dict[str, Any]:
+    if exc.__class__ is not dict:
+        raise _fail(field, "an object")
+    mechanism = exc.get("mechanism")
+    try:
+        if mechanism is not None and mechanism.__class__ is not dict:
+            raise _Wrong("mechanism", "an object")
+        return {
+            "type": _str(exc, "type", MAX_NAME) or "Error",
+            "value": scrub_string(_str(exc, "value", MAX_VALUE)),
+            "module": _str(exc, "module", MAX_NAME),
+            "mechanism": free_form(mechanism) if mechanism else None,
+            "frames": _frames(exc, field),
+        }
+    except _Wrong as wrong:
+        raise _fail(f"{field}.{wrong.name}", wrong.expected) from None
+
+
+def _chain(data: dict[str, Any]) -> list[dict[str, Any]]:
+    chain = data.get("exception")
+    if chain is None:
+        return []
+    if chain.__class__ is dict and "values" in chain:
+        chain = chain["values"]
+    if chain.__class__ is not list:
+        raise _fail("exception", "a list of exceptions")
+    if len(chain) > MAX_CHAIN:
+        chain = chain[-MAX_CHAIN:]  # keep the raised exception and its nearest causes
+    return [_exception(exc, f"exception[{i}]") for i, exc in enumerate(chain)]
+
+
+def _tags(data: dict[str, Any]) -> dict[str, str]:
+    tags = data.get("tags")
+    if tags is None:
+        return {}
+    if isinstance(tags, list):  # Sentry also allows [[key, value], ...]
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in tags):
+            raise _Wrong("tags", "an object of strings")
+        tags = {str(key): value for key, value in tags}
+    if not isinstance(tags, dict):
+        raise _Wrong("tags", "an object of strings")
+    out = {}
+    for key, value in list(tags.items())[:MAX_TAGS]:
+        key = cut(str(key), MAX_TAG_KEY)
+        out[key] = (
+            FILTERED
+            if is_denied_key(key)
+            else scrub_string(cut(value if isinstance(value, str) else str(value), MAX_TAG_VALUE))
+        )
+    return out
+
+
+def _breadcrumb(crumb: Any) -> dict[str, Any]:
+    if crumb.__class__ is not dict:
+        raise _Wrong("", "an object")
+    stamp = crumb.get("timestamp")
+    return {
+        "timestamp": stamp if isinstance(stamp, int | float | str) else None,
+        "type": _str(crumb, "type", MAX_NAME) or "default",
+        "category": _str(crumb, "category", MAX_NAME),
+        "level": _str(crumb, "level", 16) or "info",
+        "message": scrub_string(_str(crumb, "message", MAX_FREE_STRING)),
+        "data": _obj(crumb, "data"),
+    }
+
+
+def _breadcrumbs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    crumbs = data.get("breadcrumbs")
+    if crumbs is None:
+        return []
+    if crumbs.__class__ is dict and "values" in crumbs:
+        crumbs = crumbs["values"]
+    if crumbs.__class__ is not list:
+        raise _Wrong("breadcrumbs", "a list")
+    offset = max(0, len(crumbs) - MAX_BREADCRUMBS)  # the most recent are kept
+    out = []
+    for crumb in crumbs[offset:]:
+        try:
+            out.append(_breadcrumb(crumb))
+        except _Wrong as wrong:
+            where = f"breadcrumbs[{offset + len(out)}]"
+            raise _fail(f"{where}.{wrong.name}" if wrong.name else where, wrong.expected) from None
+    return out
+
+
+def _fingerprint(data: dict[str, Any]) -> list[str]:
+    value = data.get("fingerprint")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(part, str | int | float) for part in value):
+        raise _Wrong("fingerprint", "a list of strings")
+    return [cut(str(part), MAX_NAME) for part in value[:MAX_FINGERPRINT]]
+
+
+def _message(data: dict[str, Any]) -> str:
+    value = data.get("message")
+    if value.__class__ is dict:  # Sentry's {"formatted": ..., "message": ...}
+        value = value.get("formatted") or value.get("message")
+    if value is None:
+        return ""
+    if value.__class__ is not str:
+        raise _Wrong("message", "a string")
+    return scrub_string(cut(value, MAX_MESSAGE))
+
+
+def _request(data: dict[str, Any]) -> dict[str, Any]:
+    request = _obj(data, "request")
+    query = request.get("query_string")
+    if query.__class__ is str and "=" in query:
+        request["query_string"] = scrub_query_string(query)
+    return request
+
+
+def normalise(data: Any, received_at: int) -> dict[str, Any]:
+    """The stored form of an event body; BadRequest naming the field when it cannot be one.
+
+    Scrubbed while copied, with `app.services.scrubbing`'s rules: denied keys at any depth of the
+    free-form parts (request, user, contexts, extra, tags, frame vars, breadcrumb data), secret-shaped
+    values in every string, messages, exception values and source lines included — so the result
+    is exactly what `scrubbing.scrub_event` would make of it (a test keeps the two in step).
+    """
+    if data.__class__ is not dict:
+        raise BadRequest("the body must be a JSON object (an event)")
+    chain = _chain(data)
+    try:
+        message = _message(data)
+        if not chain and not message:
+            raise BadRequest("an event needs an 'exception' list or a 'message'", field="exception")
+        return {
+            "event_id": _event_id(data),
+            "timestamp": _timestamp(data, float(received_at)),
+            "level": _level(data),
+            "platform": _str(data, "platform", MAX_NAME) or "other",
+            "logger": _str(data, "logger", MAX_NAME),
+            "message": message,
+            "exception": chain,
+            "release": _str(data, "release", MAX_RELEASE),
+            "environment": _str(data, "environment", MAX_ENVIRONMENT),
+            "server_name": _str(data, "server_name", MAX_NAME),
+            "tags": _tags(data),
+            "user": _obj(data, "user"),
+            "request": _request(data),
+            "contexts": _obj(data, "contexts"),
+            "extra": _obj(data, "extra"),
+            "breadcrumbs": _breadcrumbs(data),
+            "fingerprint": _fingerprint(data),
+            "sdk": _obj(data, "sdk"),
+            "received_at": received_at,
+        }
+    except _Wrong as wrong:
+        raise _fail(wrong.name, wrong.expected) from None

@@ -1,0 +1,111 @@
+"""Grouping: which issue an event belongs to (PROTOCOL.md section 4).
+
+- With a stack: the exception types of the chain and their in-app frames (module, or file when
+  there is no module, and function) — never the message and never line numbers, so ids inside
+  messages and code moving around in a file do not split an issue.
+- Without a stack: the exception type and the message with numbers, hex and uuids masked.
+- A client `fingerprint` replaces this; `{{ default }}` inside it stands for the default parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
+_MASKS = (
+    (re.compile(r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b"), "<uuid>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
+    (re.compile(r"\d+(?:\.\d+)*"), "<num>"),
+)
+# Memory addresses in function names (`<lambda at 0x7f...>`) differ per process.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+@dataclass(frozen=True)
+class Grouping:
+    fingerprint: str  # 32 hex: the issue's identity within a project
+    title: str
+    culprit: str
+    type: str
+
+
+def mask_message(message: str) -> str:
+    for pattern, replacement in _MASKS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def _grouping_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    in_app = [frame for frame in frames if frame["in_app"]]
+    return in_app or frames
+
+
+def _frame_part(frame: dict[str, Any]) -> str:
+    where = frame["module"] or frame["filename"] or frame["abs_path"]
+    return f"{where}:{_ADDRESS.sub('<addr>', frame['function'])}"
+
+
+def default_parts(event: dict[str, Any]) -> list[str]:
+    chain = event["exception"]
+    if any(exc["frames"] for exc in chain):
+        parts: list[str] = []
+        for exc in chain:
+            parts.append(exc["type"])
+            parts.extend(_frame_part(frame) for frame in _grouping_frames(exc["frames"]))
+        return parts
+    if chain:
+        last = chain[-1]
+        return [last["type"], mask_message(last["value"] or event["message"])]
+    return ["message", mask_message(event["message"])]
+
+
+def fingerprint_parts(event: dict[str, Any]) -> list[str]:
+    custom = event["fingerprint"]
+    if not custom:
+        return ["default", *default_parts(event)]
+    parts = ["custom"]
+    for part in custom:
+        if _DEFAULT_MARKER.match(part):
+            parts.extend(default_parts(event))
+        else:
+            parts.append(part)
+    return parts
+
+
+def fingerprint(event: dict[str, Any]) -> str:
+    joined = "\x1f".join(fingerprint_parts(event))
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def culprit(event: dict[str, Any]) -> str:
+    """Where it crashed: the last in-app frame of the raised exception (`module in function`)."""
+    if event["exception"]:
+        frames = _grouping_frames(event["exception"][-1]["frames"])
+        if frames:
+            frame = frames[-1]
+            return f"{frame['module'] or frame['filename']} in {frame['function']}"[:512]
+    logger: str = event["logger"]
+    return logger[:512]
+
+
+def title(event: dict[str, Any]) -> str:
+    if event["exception"]:
+        last = event["exception"][-1]
+        value = _first_line(last["value"])
+        return (f"{last['type']}: {value}" if value else last["type"])[:512]
+    return _first_line(event["message"]) or "(no message)"
+
+
+def group(event: dict[str, Any]) -> Grouping:
+    """The grouping of a normalised native event."""
+    exc_type = event["exception"][-1]["type"] if event["exception"] else ""
+    return Grouping(fingerprint=fingerprint(event), title=title(event), culprit=culprit(event), type=exc_type)

@@ -1,0 +1,70 @@
+"""API-key authentication of the consume path (common.md contract 2).
+
+Keys are stored as sha256 and looked up through a per-process cache with a short TTL
+(`TRACEBIN_KEY_CACHE_TTL`, default 5 s). A plan change or deprovision in this process drops the
+resource from the cache at once (`ctx.resource_listeners`); other processes notice within the TTL.
+Unknown keys are cached too (briefly, bounded) so a client with a wrong key cannot hammer the DB.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from app.errors import Unauthorized
+from app.http import secrets_match
+from app.services.provisioning import hash_key
+from app.storage import resources as store
+from app.storage.engine import Database
+from app.storage.resources import Resource
+
+if TYPE_CHECKING:
+    from app.context import AppContext
+
+MAX_NEGATIVE = 10_000
+
+
+class KeyCache:
+    def __init__(self, db: Database, ttl: float) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Resource | None]] = {}
+        self._negative = 0
+
+    async def resolve(self, key_hash: str) -> Resource | None:
+        """The active resource whose key has this sha256, or None."""
+        now = time.monotonic()
+        entry = self._entries.get(key_hash)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        resource = await store.get_active_by_key_hash(self.db, key_hash=key_hash)
+        if resource is None:
+            self._negative += 1
+            if self._negative > MAX_NEGATIVE:  # a flood of made-up keys: start over rather than grow
+                self._entries = {h: e for h, e in self._entries.items() if e[1] is not None}
+                self._negative = 1
+        self._entries[key_hash] = (now + self.ttl, resource)
+        return resource
+
+    def forget(self, resource_id: int) -> None:
+        """Drop a resource whose key, plan or existence changed (a resource listener)."""
+        self._entries = {h: e for h, e in self._entries.items() if e[1] is None or e[1].id != resource_id}
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._negative = 0
+
+
+async def authenticate(ctx: AppContext, key: str) -> Resource:
+    """The resource of an API key; Unauthorized when the key is missing, unknown or revoked."""
+    if not key:
+        raise Unauthorized(
+            "an API key is required: send it as the Basic-auth user (https://<key>@host/...)",
+            headers={"WWW-Authenticate": 'Basic realm="tracebin"'},
+        )
+    key_hash = hash_key(key)
+    resource = await ctx.keys.resolve(key_hash)
+    # The lookup went by hash; compare the stored hash in constant time all the same.
+    if resource is None or resource.key_hash is None or not secrets_match(key_hash, resource.key_hash):
+        raise Unauthorized("unknown or revoked API key", headers={"WWW-Authenticate": 'Basic realm="tracebin"'})
+    return resource

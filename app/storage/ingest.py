@@ -1,0 +1,388 @@
+"""The ingest batch: one transaction that stores a batch of events and every counter they move.
+
+Hot path (STACK-NOTES 2): raw SQL on the driver connection, `executemany` for the row-per-item
+statements, nothing compiled by SQLAlchemy. Races between processes are settled by the database:
+UNIQUE (resource_id, event_id) with insert-or-ignore (dedupe), INSERT ... ON CONFLICT upserts for
+issues and counters. Locks are always taken in the same order (issues sorted by fingerprint, events
+by id) so two processes cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.storage.engine import Database
+
+STORED = "stored"
+DUPLICATE = "duplicate"
+OVER_QUOTA = "over_quota"
+
+
+@dataclass(slots=True)
+class EventRow:
+    """One event ready to be written (normalised, scrubbed, grouped)."""
+
+    resource_id: int
+    event_id: str
+    fingerprint: str
+    title: str
+    culprit: str
+    type: str
+    level: str
+    timestamp: float
+    received_at: int
+    environment: str
+    release: str
+    payload: str
+    quota: int  # the resource plan's events per month when the event arrived
+
+
+@dataclass(frozen=True)
+class IssueChange:
+    resource_id: int
+    issue_id: int
+    title: str
+    level: str
+    new: bool
+    regressed: bool
+    events: int
+    at: int
+
+
+@dataclass(frozen=True)
+class UsageTotal:
+    resource_id: int
+    month: int
+    events: int
+    quota: int
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: list[str]  # per row, in order: STORED, DUPLICATE or OVER_QUOTA
+    issues: list[IssueChange]
+    usage: list[UsageTotal]
+
+
+# (resource_id, day, source, reason) -> count
+DropKey = tuple[int, int, str, str]
+
+
+@functools.lru_cache(maxsize=256)
+def month_of(ts: int) -> int:
+    """YYYYMM (UTC) of a Unix time; cached, as a batch's rows share a handful of seconds."""
+    t = time.gmtime(ts)
+    return t.tm_year * 100 + t.tm_mon
+
+
+@dataclass(slots=True)
+class _Issue:
+    id: int
+    status: str
+    count: int
+    overage_hour: int
+
+
+_INSERT_ISSUE_COLUMNS = "resource_id, fingerprint, title, culprit, type, level, status, regressed, count, first_seen, last_seen, overage_hour"
+_EVENT_COLUMNS = "resource_id, issue_id, event_id, received_at, timestamp, level, environment, release, payload"
+_UPDATE_ISSUE = (
+    "UPDATE issues SET count = count + ?, last_seen = {max}(last_seen, ?), level = ?, "
+    "overage_hour = {max}(overage_hour, ?), "
+    "status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END, "
+    "regressed = CASE WHEN status = 'resolved' THEN TRUE ELSE regressed END, "
+    "resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END "
+    "WHERE id = ?"
+)
+_BUMP_ISSUE_HOURLY = (
+    "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?, ?, ?) "
+    "ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count"
+)
+_BUMP_PROJECT_HOURLY = (
+    "INSERT INTO project_hourly (resource_id, hour, count) VALUES (?, ?, ?) "
+    "ON CONFLICT (resource_id, hour) DO UPDATE SET count = project_hourly.count + excluded.count"
+)
+_BUMP_USAGE = (
+    "INSERT INTO usage_monthly (resource_id, month, events, warned_80, warned_100) VALUES (?, ?, ?, FALSE, FALSE) "
+    "ON CONFLICT (resource_id, month) DO UPDATE SET events = usage_monthly.events + excluded.events"
+)
+_ADD_FACET = (
+    "INSERT INTO issue_facets (resource_id, issue_id, name, value) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (issue_id, name, value) DO NOTHING"
+)
+_BUMP_DROPS = (
+    "INSERT INTO drops_daily (resource_id, day, source, reason, count) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (resource_id, day, source, reason) DO UPDATE SET count = drops_daily.count + excluded.count"
+)
+_PG_UPSERT_ISSUES = (
+    f"INSERT INTO issues ({_INSERT_ISSUE_COLUMNS}) "
+    "SELECT r, f, t, c, ty, l, 'unresolved', FALSE, 0, fs, fs, 0 FROM unnest("
+    "$1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS u(r, f, t, c, ty, l, fs) "
+    # A no-op update, so the row is returned (and locked until commit) whether it was new or not.
+    "ON CONFLICT (resource_id, fingerprint) DO UPDATE SET count = issues.count "
+    "RETURNING id, resource_id, fingerprint, status, count, overage_hour"
+)
+_PG_INSERT_EVENTS = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
+    "$1::int[], $2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[]) "
+    "ON CONFLICT (resource_id, event_id) DO NOTHING RETURNING resource_id, event_id"
+)
+
+
+class _Batch:
+    """The work of one transaction; `raw` is the driver connection (aiosqlite or asyncpg)."""
+
+    def __init__(self, db: Database, raw: Any) -> None:
+        self.db = db
+        self.raw = raw
+        self.sqlite = db.is_sqlite
+
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            await self.raw.executemany(self.db.raw_sql(sql), rows)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self.sqlite:
+            return list(await self.raw.execute_fetchall(sql, params))
+        return list(await self.raw.fetch(self.db.raw_sql(sql), *params))
+
+    async def existing_event_ids(self, rows: Sequence[EventRow]) -> set[tuple[int, str]]:
+        """Event ids already stored (SQLite only: its single writer makes a look-before-insert exact)."""
+        found: set[tuple[int, str]] = set()
+        for resource_id, ids in _group(rows, lambda row: row.resource_id, lambda row: row.event_id).items():
+            marks = ",".join("?" * len(ids))
+            sql = f"SELECT event_id FROM events WHERE resource_id = ? AND event_id IN ({marks})"
+            found.update((resource_id, r[0]) for r in await self.fetch(sql, [resource_id, *ids]))
+        return found
+
+    async def ensure_issues(self, firsts: list[EventRow]) -> dict[tuple[int, str], _Issue]:
+        """Create missing issues (count 0) and return every issue of the batch, locked on PostgreSQL."""
+        firsts.sort(key=lambda row: (row.resource_id, row.fingerprint))
+        if self.sqlite:
+            await self.executemany(
+                f"INSERT INTO issues ({_INSERT_ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'unresolved', FALSE, 0, ?, ?, 0) "
+                "ON CONFLICT (resource_id, fingerprint) DO NOTHING",
+                [
+                    (r.resource_id, r.fingerprint, r.title, r.culprit, r.type, r.level, r.received_at, r.received_at)
+                    for r in firsts
+                ],
+            )
+            issues: dict[tuple[int, str], _Issue] = {}
+            for resource_id, fps in _group(firsts, lambda row: row.resource_id, lambda row: row.fingerprint).items():
+                marks = ",".join("?" * len(fps))
+                sql = (
+                    "SELECT fingerprint, id, status, count, overage_hour FROM issues "
+                    f"WHERE resource_id = ? AND fingerprint IN ({marks})"
+                )
+                for r in await self.fetch(sql, [resource_id, *fps]):
+                    issues[(resource_id, r[0])] = _Issue(int(r[1]), r[2], int(r[3]), int(r[4]))
+            return issues
+        records = await self.raw.fetch(
+            _PG_UPSERT_ISSUES,
+            [r.resource_id for r in firsts],
+            [r.fingerprint for r in firsts],
+            [r.title for r in firsts],
+            [r.culprit for r in firsts],
+            [r.type for r in firsts],
+            [r.level for r in firsts],
+            [r.received_at for r in firsts],
+        )
+        return {
+            (rec["resource_id"], rec["fingerprint"]): _Issue(
+                rec["id"], rec["status"], rec["count"], rec["overage_hour"]
+            )
+            for rec in records
+        }
+
+    async def usage_before(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        usage: dict[tuple[int, int], int] = {}
+        for month, resource_ids in _group(sorted(keys), lambda k: k[1], lambda k: k[0]).items():
+            marks = ",".join("?" * len(resource_ids))
+            sql = f"SELECT resource_id, events FROM usage_monthly WHERE month = ? AND resource_id IN ({marks})"
+            for r in await self.fetch(sql, [month, *resource_ids]):
+                usage[(int(r[0]), month)] = int(r[1])
+        return usage
+
+    async def insert_events(self, kept: list[tuple[EventRow, int]]) -> set[tuple[int, str]]:
+        """Insert-or-ignore; returns the (resource_id, event_id) pairs actually inserted."""
+        kept.sort(key=lambda item: (item[0].resource_id, item[0].event_id))
+        if self.sqlite:
+            await self.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (resource_id, event_id) DO NOTHING",
+                [
+                    (
+                        r.resource_id,
+                        issue_id,
+                        r.event_id,
+                        r.received_at,
+                        r.timestamp,
+                        r.level,
+                        r.environment,
+                        r.release,
+                        r.payload,
+                    )
+                    for r, issue_id in kept
+                ],
+            )
+            return {(r.resource_id, r.event_id) for r, _ in kept}
+        records = await self.raw.fetch(
+            _PG_INSERT_EVENTS,
+            [r.resource_id for r, _ in kept],
+            [issue_id for _, issue_id in kept],
+            [r.event_id for r, _ in kept],
+            [r.received_at for r, _ in kept],
+            [r.timestamp for r, _ in kept],
+            [r.level for r, _ in kept],
+            [r.environment for r, _ in kept],
+            [r.release for r, _ in kept],
+            [r.payload for r, _ in kept],
+        )
+        return {(rec["resource_id"], rec["event_id"]) for rec in records}
+
+
+def _group(items: Sequence[Any], key: Any, value: Any) -> dict[Any, list[Any]]:
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        grouped[key(item)].append(value(item))
+    return grouped
+
+
+async def write_batch(db: Database, *, rows: Sequence[EventRow], drops: Counter[DropKey], now: int) -> BatchResult:
+    """Store a batch in one transaction; the outcome of each row says what happened to it.
+
+    Past its quota a row is still kept when it is the first event of a new issue, or the first
+    over-quota event of its issue this hour (issues.overage_hour); otherwise it is OVER_QUOTA and
+    counted in drops_daily. `drops` (pending drops recorded outside the batch) is written too.
+    """
+    outcomes = [STORED] * len(rows)
+    drops = Counter(drops)
+    async with db.transaction() as conn:
+        batch = _Batch(db, conn.raw_connection)
+        # 1. Duplicates inside the batch, and (SQLite) of stored events.
+        seen: set[tuple[int, str]] = set()
+        candidates: list[int] = []
+        for i, row in enumerate(rows):
+            key = (row.resource_id, row.event_id)
+            if key in seen:
+                outcomes[i] = DUPLICATE
+            else:
+                seen.add(key)
+                candidates.append(i)
+        if batch.sqlite and candidates:
+            stored = await batch.existing_event_ids([rows[i] for i in candidates])
+            for i in candidates:
+                if (rows[i].resource_id, rows[i].event_id) in stored:
+                    outcomes[i] = DUPLICATE
+            candidates = [i for i in candidates if outcomes[i] == STORED]
+
+        # 2. Issues (created with count 0 when new) and usage so far.
+        firsts: dict[tuple[int, str], EventRow] = {}
+        for i in candidates:
+            firsts.setdefault((rows[i].resource_id, rows[i].fingerprint), rows[i])
+        issues = await batch.ensure_issues(list(firsts.values())) if firsts else {}
+        usage_keys = {(rows[i].resource_id, month_of(rows[i].received_at)) for i in candidates}
+        usage_before = await batch.usage_before(usage_keys) if usage_keys else {}
+        usage = dict(usage_before)
+
+        # 3. Quota: which candidates are kept.
+        kept: list[tuple[EventRow, int]] = []
+        started: set[int] = set()  # new issues that already have their first event in this batch
+        trickled: dict[int, int] = {}  # issue id -> hour granted an over-quota event in this batch
+        for i in candidates:
+            row = rows[i]
+            issue = issues[(row.resource_id, row.fingerprint)]
+            month_key = (row.resource_id, month_of(row.received_at))
+            used = usage.get(month_key, 0)
+            hour = row.received_at // 3600
+            if used < row.quota:
+                pass
+            elif (issue.count == 0 and issue.id not in started) or (
+                issue.overage_hour < hour and issue.id not in trickled
+            ):
+                # The first event of a new issue, or this hour's one event of an issue: kept.
+                trickled[issue.id] = hour
+            else:
+                outcomes[i] = OVER_QUOTA
+                drops[(row.resource_id, row.received_at // 86400, "server", "quota")] += 1
+                continue
+            usage[month_key] = used + 1
+            started.add(issue.id)
+            kept.append((row, issue.id))
+
+        # 4. Events (insert-or-ignore), then the counters of those actually inserted.
+        inserted = await batch.insert_events(kept) if kept else set()
+        per_issue: dict[int, list[EventRow]] = defaultdict(list)
+        for row, issue_id in kept:
+            if (row.resource_id, row.event_id) in inserted:
+                per_issue[issue_id].append(row)
+        for i in candidates:
+            if outcomes[i] == STORED and (rows[i].resource_id, rows[i].event_id) not in inserted:
+                outcomes[i] = DUPLICATE  # PostgreSQL: another process stored it first
+
+        issue_updates = []
+        issue_hours: Counter[tuple[int, int]] = Counter()
+        project_hours: Counter[tuple[int, int]] = Counter()
+        months: Counter[tuple[int, int]] = Counter()
+        facets: set[tuple[int, int, str, str]] = set()
+        for issue_id in sorted(per_issue):
+            events = per_issue[issue_id]
+            latest = max(events, key=lambda row: row.received_at)
+            issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
+            for row in events:
+                hour = row.received_at // 3600
+                issue_hours[(issue_id, hour)] += 1
+                project_hours[(row.resource_id, hour)] += 1
+                months[(row.resource_id, month_of(row.received_at))] += 1
+                if row.environment:
+                    facets.add((row.resource_id, issue_id, "environment", row.environment))
+                if row.release:
+                    facets.add((row.resource_id, issue_id, "release", row.release))
+        greatest = "MAX" if batch.sqlite else "GREATEST"
+        await batch.executemany(_UPDATE_ISSUE.format(max=greatest), issue_updates)
+        await batch.executemany(_BUMP_ISSUE_HOURLY, [(*k, n) for k, n in sorted(issue_hours.items())])
+        await batch.executemany(_BUMP_PROJECT_HOURLY, [(*k, n) for k, n in sorted(project_hours.items())])
+        await batch.executemany(_BUMP_USAGE, [(*k, n) for k, n in sorted(months.items())])
+        await batch.executemany(_ADD_FACET, sorted(facets))
+        await batch.executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])
+        # Issues this batch created but whose every event turned out to be a duplicate.
+        empty = [(issue.id,) for issue in issues.values() if issue.count == 0 and issue.id not in per_issue]
+        await batch.executemany("DELETE FROM issues WHERE id = ? AND count = 0", empty)
+        if batch.sqlite:  # the single writer: nobody else moved the counters in between
+            totals = {key: usage_before.get(key, 0) + n for key, n in months.items()}
+        else:
+            totals = await batch.usage_before(set(months)) if months else {}
+
+    changes = []
+    by_id = {issue.id: (key, issue) for key, issue in issues.items()}
+    for issue_id, events in per_issue.items():
+        (resource_id, fingerprint), issue = by_id[issue_id]
+        first = firsts[(resource_id, fingerprint)]
+        latest = events[-1]
+        changes.append(
+            IssueChange(
+                resource_id=resource_id,
+                issue_id=issue_id,
+                title=first.title,
+                level=latest.level,
+                new=issue.count == 0,
+                regressed=issue.status == "resolved",
+                events=len(events),
+                at=now,
+            )
+        )
+    quotas = {row.resource_id: row.quota for row in rows}
+    usage_totals = [
+        UsageTotal(resource_id=rid, month=month, events=n, quota=quotas[rid]) for (rid, month), n in totals.items()
+    ]
+    return BatchResult(outcomes=outcomes, issues=changes, usage=usage_totals)
+
+
+async def add_drops(db: Database, *, drops: Counter[DropKey]) -> None:
+    """Count events that were not stored (client reports, quota refusals outside a batch)."""
+    async with db.transaction() as conn:
+        await _Batch(db, conn.raw_connection).executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])

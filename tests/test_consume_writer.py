@@ -1,0 +1,130 @@
+"""The group-commit writer and retention, driven through the services on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.context import AppContext, build_context
+from app.errors import Unavailable
+from app.services import ingest, provisioning
+from app.services.retention import purge_expired
+from app.storage.resources import Resource
+from tests.conftest import make_settings
+from tests.support.server import settings_env
+
+
+@contextlib.asynccontextmanager
+async def started(database_url: str, **overrides: Any) -> AsyncIterator[AppContext]:
+    context = build_context(make_settings(database_url, **overrides))
+    await context.start()
+    try:
+        yield context
+    finally:
+        await context.stop()
+
+
+@pytest.fixture
+async def ctx(database_url: str) -> AsyncIterator[AppContext]:
+    async with started(database_url) as context:
+        yield context
+
+
+async def new_resource(ctx: AppContext, plan: str = "hobby") -> Resource:
+    return (await provisioning.provision(ctx.db, ctx.settings, {"uuid": str(uuid.uuid4()), "plan": plan})).resource
+
+
+def event(type_: str = "ValueError", **fields: Any) -> dict[str, Any]:
+    return {
+        "exception": [{"type": type_, "value": "v", "frames": [{"function": "f", "module": "m", "in_app": True}]}],
+        **fields,
+    }
+
+
+async def fetch(ctx: AppContext, query: str) -> list[tuple[Any, ...]]:
+    async with ctx.db.connection() as conn:
+        return [tuple(row._mapping.values()) for row in await conn.fetch_all(query)]
+
+
+async def test_full_queue_answers_503_and_accepted_events_still_commit(database_url: str) -> None:
+    async with started(database_url, ingest_queue_size=1) as ctx:
+        await _fill_the_queue(ctx)
+
+
+async def _fill_the_queue(ctx: AppContext) -> None:
+    resource = await new_resource(ctx)
+    await ingest.ingest_event(ctx, resource, event())
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_issue_row() -> None:
+        # Blocks the writer: the SQLite write lock, or the issue's row lock on PostgreSQL.
+        async with ctx.db.transaction() as conn:
+            await conn.execute("UPDATE issues SET count = count")
+            locked.set()
+            await release.wait()
+
+    blocker = asyncio.create_task(hold_the_issue_row())
+    await locked.wait()
+    attempts = [asyncio.create_task(ingest.ingest_event(ctx, resource, event())) for _ in range(5)]
+    await asyncio.sleep(0.2)
+    refused = [task for task in attempts if task.done() and isinstance(task.exception(), Unavailable)]
+    assert refused, "a full queue must refuse at once"
+    assert refused[0].exception().headers == {"Retry-After": "1"}  # type: ignore[union-attr]
+    release.set()
+    await blocker
+    accepted = [task for task in attempts if task not in refused]
+    ids = await asyncio.gather(*accepted)
+    assert 1 <= len(ids) <= 2  # one in the writer, one in the queue of size 1
+    [(count,)] = await fetch(ctx, "SELECT count FROM issues")
+    assert count == 1 + len(ids)
+    assert len(await fetch(ctx, "SELECT id FROM events")) == 1 + len(ids)
+
+
+async def test_failed_batch_fails_only_its_own_requests(ctx: AppContext) -> None:
+    resource = await new_resource(ctx)
+    now = int(time.time())
+    good = ingest.prepare(resource, event("Good"), now)
+    bad = ingest.prepare(resource, event("Bad"), now)
+    bad.payload = '{"x": "\ud800"}'  # no driver can encode a lone surrogate: the transaction fails
+    results = await asyncio.gather(ctx.writer.submit(good), ctx.writer.submit(bad), return_exceptions=True)
+    assert all(isinstance(result, Unavailable) for result in results), results
+    # Nothing of the failed batch is left behind...
+    assert await fetch(ctx, "SELECT id FROM events") == []
+    assert await fetch(ctx, "SELECT id FROM issues") == []
+    assert await fetch(ctx, "SELECT events FROM usage_monthly") == []
+    # ...and the writer goes on with the next batch (the client's retry).
+    assert await ctx.writer.submit(good) == "stored"
+    assert await fetch(ctx, "SELECT type, count FROM issues") == [("Good", 1)]
+
+
+async def test_retention_purges_old_events_and_keeps_counters(ctx: AppContext, database_url: str) -> None:
+    resource = await new_resource(ctx, plan="hobby")  # 7 days
+    now = int(time.time())
+    old = now - 10 * 86400
+    for type_, at in (("Gone", old), ("Kept", old), ("Kept", now)):
+        assert await ctx.writer.submit(ingest.prepare(resource, event(type_), at)) == "stored"
+
+    report = await purge_expired(ctx.db, now=now)
+    assert (report.events, report.issues) == (2, 1)
+    assert await fetch(ctx, "SELECT type, count FROM issues") == [("Kept", 2)]  # its count is history, not stock
+    assert len(await fetch(ctx, "SELECT id FROM events")) == 1
+    assert await fetch(ctx, "SELECT hour FROM issue_hourly") == [(now // 3600,)]
+    assert await fetch(ctx, "SELECT hour FROM project_hourly") == [(now // 3600,)]
+    assert (await purge_expired(ctx.db, now=now)).events == 0
+
+
+def test_purge_command(database_url: str) -> None:
+    env = {**settings_env(make_settings(database_url)), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "purge"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "purged 0 events" in done.stdout

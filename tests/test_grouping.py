@@ -1,0 +1,178 @@
+"""Grouping (PROTOCOL.md section 4) as a table: which pairs of events share an issue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.services import event_format, grouping
+
+
+def frame(
+    function: str, module: str = "app.views", lineno: int = 10, in_app: bool = True, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "function": function,
+        "module": module,
+        "filename": module.replace(".", "/") + ".py",
+        "lineno": lineno,
+        "in_app": in_app,
+        **extra,
+    }
+
+
+def exc(
+    type_: str = "ValueError", value: str = "bad input", frames: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {"type": type_, "value": value, "frames": frames if frames is not None else [frame("index")]}
+
+
+def event(*chain: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"exception": list(chain)} if chain else {}
+    body.update(fields)
+    return event_format.normalise(body, received_at=1_700_000_000)
+
+
+LIB = frame("request", module="requests.api", in_app=False)
+
+# (case, event a, event b, same issue?)
+CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
+    (
+        "ids in the message do not split",
+        event(exc(value="user 123 not found")),
+        event(exc(value="user 456 not found")),
+        True,
+    ),
+    ("any message text is ignored with a stack", event(exc(value="x")), event(exc(value="completely different")), True),
+    (
+        "line numbers are ignored",
+        event(exc(frames=[frame("index", lineno=10)])),
+        event(exc(frames=[frame("index", lineno=99)])),
+        True,
+    ),
+    ("another exception type splits", event(exc("ValueError")), event(exc("KeyError")), False),
+    ("another function splits", event(exc(frames=[frame("index")])), event(exc(frames=[frame("detail")])), False),
+    (
+        "another module splits",
+        event(exc(frames=[frame("index", module="app.a")])),
+        event(exc(frames=[frame("index", module="app.b")])),
+        False,
+    ),
+    (
+        "library frames are ignored when in-app frames exist",
+        event(exc(frames=[frame("index"), LIB])),
+        event(exc(frames=[frame("index"), frame("get", module="urllib3.pool", in_app=False)])),
+        True,
+    ),
+    (
+        "without in-app frames, all frames count",
+        event(exc(frames=[LIB])),
+        event(exc(frames=[frame("get", module="urllib3.pool", in_app=False)])),
+        False,
+    ),
+    (
+        "file is used when there is no module",
+        event(exc(frames=[{"filename": "a.js", "function": "f", "in_app": True}])),
+        event(exc(frames=[{"filename": "b.js", "function": "f", "in_app": True}])),
+        False,
+    ),
+    (
+        "memory addresses in function names are masked",
+        event(exc(frames=[frame("<lambda at 0x7f00aa>")])),
+        event(exc(frames=[frame("<lambda at 0x7f11bb>")])),
+        True,
+    ),
+    (
+        "the chain counts: another cause splits",
+        event(exc("OSError"), exc("RuntimeError")),
+        event(exc("KeyError"), exc("RuntimeError")),
+        False,
+    ),
+    (
+        "no stack: masked message groups numbers, hex and uuids",
+        event(exc(value="order 17 failed at 0xdeadbeef for 123e4567-e89b-12d3-a456-426614174000", frames=[])),
+        event(exc(value="order 99 failed at 0x1234 for 00000000-0000-0000-0000-000000000001", frames=[])),
+        True,
+    ),
+    (
+        "no stack: different words split",
+        event(exc(value="disk full", frames=[])),
+        event(exc(value="disk gone", frames=[])),
+        False,
+    ),
+    ("message only: numbers masked", event(message="took 1532 ms"), event(message="took 87 ms"), True),
+    ("message only: words matter", event(message="cache miss"), event(message="cache hit"), False),
+    ("message vs exception split", event(message="ValueError"), event(exc(frames=[])), False),
+    (
+        "client fingerprint overrides the stack",
+        event(exc("ValueError"), fingerprint=["payments"]),
+        event(exc("KeyError", frames=[frame("other")]), fingerprint=["payments"]),
+        True,
+    ),
+    (
+        "different client fingerprints split the same stack",
+        event(exc(), fingerprint=["tenant-a"]),
+        event(exc(), fingerprint=["tenant-b"]),
+        False,
+    ),
+    (
+        "{{ default }} keeps the default and adds parts",
+        event(exc(value="a"), fingerprint=["{{ default }}", "eu"]),
+        event(exc(value="b"), fingerprint=["{{default}}", "eu"]),
+        True,
+    ),
+    (
+        "{{ default }} with another extra part splits",
+        event(exc(), fingerprint=["{{ default }}", "eu"]),
+        event(exc(), fingerprint=["{{ default }}", "us"]),
+        False,
+    ),
+    (
+        "{{ default }} alone equals no fingerprint? no: custom is its own namespace",
+        event(exc(), fingerprint=["{{ default }}"]),
+        event(exc()),
+        False,
+    ),
+    (
+        "{{ default }} still tells stacks apart",
+        event(exc(frames=[frame("a")]), fingerprint=["{{ default }}", "x"]),
+        event(exc(frames=[frame("b")]), fingerprint=["{{ default }}", "x"]),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "a", "b", "same"), CASES, ids=[case[0] for case in CASES])
+def test_grouping_table(case: str, a: dict[str, Any], b: dict[str, Any], same: bool) -> None:
+    assert (grouping.fingerprint(a) == grouping.fingerprint(b)) is same, case
+
+
+def test_fingerprint_is_32_hex() -> None:
+    fingerprint = grouping.fingerprint(event(exc()))
+    assert len(fingerprint) == 32 and int(fingerprint, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("message", "masked"),
+    [
+        ("user 42 not found", "user <num> not found"),
+        ("id 550e8400-e29b-41d4-a716-446655440000 gone", "id <uuid> gone"),
+        ("at 0x7ffe12 crashed", "at <hex> crashed"),
+        ("sha 9f86d081884c7d65 bad", "sha <hex> bad"),
+        ("version 1.2.3 broke", "version <num> broke"),
+        ("accepted deadbeef word", "accepted deadbeef word"),  # hex-looking words without digits stay
+    ],
+)
+def test_mask_message(message: str, masked: str) -> None:
+    assert grouping.mask_message(message) == masked
+
+
+def test_title_and_culprit() -> None:
+    grouped = grouping.group(
+        event(exc("OSError", "root"), exc("ValueError", "bad input\nsecond line", frames=[frame("index"), LIB]))
+    )
+    assert grouped.title == "ValueError: bad input"
+    assert grouped.culprit == "app.views in index"  # the last in-app frame, not the library one
+    assert grouped.type == "ValueError"
+    assert grouping.group(event(message="disk full")).title == "disk full"
