@@ -129,9 +129,33 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
         False,
     ),
     (
-        "{{ default }} alone equals no fingerprint? no: custom is its own namespace",
+        "{{ default }} alone is the default grouping",
         event(exc(), fingerprint=["{{ default }}"]),
         event(exc()),
+        True,
+    ),
+    (
+        "a custom fingerprint never joins the default grouping",
+        event(exc(), fingerprint=["{{ default }}", "x"]),
+        event(exc()),
+        False,
+    ),
+    (
+        "a method and its bare name group together (co_qualname vs co_name)",
+        event(exc(frames=[frame("Cart.checkout")])),
+        event(exc(frames=[frame("checkout")])),
+        True,
+    ),
+    (
+        "nested functions group by their own name",
+        event(exc(frames=[frame("make.<locals>.<lambda>")])),
+        event(exc(frames=[frame("<lambda>")])),
+        True,
+    ),
+    (
+        "the module still tells same-named methods apart",
+        event(exc(frames=[frame("Cart.checkout", module="app.cart")])),
+        event(exc(frames=[frame("Basket.checkout", module="app.basket")])),
         False,
     ),
     (

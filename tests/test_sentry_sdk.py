@@ -200,12 +200,6 @@ def test_sentry_and_native_events_of_one_exception_share_an_issue(live: Live) ->
     assert issue["title"] == "CheckoutError: charge of 9q failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sentry-python names frames by co_name ('checkout'), the native client by co_qualname "
-    "('Cart.checkout', 'f.<locals>.<lambda>'); grouping (app/services/grouping.py) must compare the last "
-    "dotted part of function names so methods and nested functions group across both protocols",
-)
 def test_sentry_and_native_events_share_an_issue_when_a_method_crashed(live: Live) -> None:
     [issue] = _sentry_then_native(live, place_order)
     assert issue["count"] == 2

@@ -2,7 +2,9 @@
 
 - With a stack: the exception types of the chain and their in-app frames (module, or file when
   there is no module, and function) — never the message and never line numbers, so ids inside
-  messages and code moving around in a file do not split an issue.
+  messages and code moving around in a file do not split an issue. Only the last dotted part of a
+  function name counts: sentry-python reports `co_name` (`checkout`), the native client
+  `co_qualname` (`Cart.checkout`), and one exception must group alike through both protocols.
 - Without a stack: the exception type and the message with numbers, hex and uuids masked.
 - A client `fingerprint` replaces this; `{{ default }}` inside it stands for the default parts.
 """
@@ -46,7 +48,8 @@ def _grouping_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _frame_part(frame: dict[str, Any]) -> str:
     where = frame["module"] or frame["filename"] or frame["abs_path"]
-    return f"{where}:{_ADDRESS.sub('<addr>', frame['function'])}"
+    function = _ADDRESS.sub("<addr>", frame["function"]).rsplit(".", 1)[-1]
+    return f"{where}:{function}"
 
 
 def default_parts(event: dict[str, Any]) -> list[str]:
@@ -65,7 +68,7 @@ def default_parts(event: dict[str, Any]) -> list[str]:
 
 def fingerprint_parts(event: dict[str, Any]) -> list[str]:
     custom = event["fingerprint"]
-    if not custom:
+    if all(_DEFAULT_MARKER.match(part) for part in custom):  # none, or just `{{ default }}`: the default
         return ["default", *default_parts(event)]
     parts = ["custom"]
     for part in custom:
