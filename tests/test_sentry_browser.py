@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +11,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.conftest import make_settings, partner_auth
 from tests.support import db as dbsupport
-from tests.support.server import free_port, live_server
+from tests.support.server import live_server, page_on_another_origin
 from tests.test_sentry_routes import envelope_body, event_item, stored_events
 
 pytestmark = pytest.mark.browser
@@ -49,33 +45,6 @@ POST_FROM_PAGE = """async ([url, key, body]) => {
 }"""
 
 
-@contextmanager
-def other_origin() -> Iterator[str]:
-    """An empty page on localhost:<another port>: a different origin from the server's 127.0.0.1."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<!doctype html><title>shop</title>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def test_browser_posts_envelopes_cross_origin(tmp_path: Path, sqlite_template: Path) -> None:
     database_url = dbsupport.sqlite_copy(sqlite_template, tmp_path / "browser.sqlite3")
     with live_server(make_settings(database_url, public_url="http://127.0.0.1")) as base_url:
@@ -85,7 +54,7 @@ def test_browser_posts_envelopes_cross_origin(tmp_path: Path, sqlite_template: P
         url = httpx.URL(reply.json()["config"]["TRACEBIN_URL"])
         project = int(url.path.strip("/"))
         body = envelope_body(event_item({"message": "from the browser", "platform": "javascript"})).decode()
-        with other_origin() as page_url, sync_playwright() as playwright:
+        with page_on_another_origin("<!doctype html><title>shop</title>") as page_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
             try:
                 page = browser.new_page()

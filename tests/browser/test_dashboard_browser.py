@@ -6,11 +6,8 @@ through the page. Screenshots go to test-artifacts/ (kept by CI as artifacts).
 
 from __future__ import annotations
 
-import http.server
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,7 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.conftest import ADDON_PASSWORD, make_settings
 from tests.support import db as dbsupport
 from tests.support.dashboard import sso_form
-from tests.support.server import free_port, live_server
+from tests.support.server import live_server, page_on_another_origin
 
 pytestmark = pytest.mark.browser
 
@@ -51,33 +48,6 @@ def app_url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     # Plain http on 127.0.0.1: no Secure cookies, as in `make run`.
     with live_server(make_settings(url, public_url="http://127.0.0.1")) as base_url:
         yield base_url
-
-
-@contextmanager
-def heroku_page(html: str) -> Iterator[str]:
-    """A second origin (localhost, another port) serving one page: Heroku's dashboard stand-in."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def provision(base_url: str) -> tuple[str, str]:
@@ -117,7 +87,7 @@ def new_page(browser: Browser) -> Page:
 
 def sign_in_from_heroku(page: Page, base_url: str, heroku_uuid: str, **extra: str) -> None:
     form = sso_form(heroku_uuid, **extra)
-    with heroku_page(auto_submit_form(f"{base_url}/sso/login", form)) as heroku_url:
+    with page_on_another_origin(auto_submit_form(f"{base_url}/sso/login", form)) as heroku_url:
         page.goto(heroku_url)
         page.wait_for_url(f"{base_url}/dashboard**")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
@@ -104,3 +105,31 @@ def server_process(settings: Settings, extra_env: Mapping[str, str] | None = Non
                 proc.kill()
         if proc.stderr:
             proc.stderr.close()
+
+
+@contextmanager
+def page_on_another_origin(html: str) -> Iterator[str]:
+    """One HTML page served from http://localhost:<another port>/ — another origin than the server's
+    127.0.0.1 (Heroku's dashboard, or a customer's shop, in browser tests)."""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
