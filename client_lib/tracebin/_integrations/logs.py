@@ -9,11 +9,14 @@ records without an exception, as messages.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracebin import _hub
 from tracebin._guard import report_internal_error
 from tracebin._scope import current_scope
+
+if TYPE_CHECKING:
+    from tracebin._client import Client
 
 BREADCRUMB_LEVEL = logging.INFO
 EVENT_LEVEL = logging.ERROR
@@ -51,6 +54,16 @@ def _exception(record: logging.LogRecord) -> BaseException | None:
     return info[1] if isinstance(info, tuple) and isinstance(info[1], BaseException) else None
 
 
+def _capture(client: Client, record: logging.LogRecord, exc: BaseException) -> None:
+    client.capture_exception(
+        exc,
+        level=level_name(record.levelno),
+        mechanism={"type": "logging", "handled": True},
+        logger_name=record.name,
+        message=_message(record),
+    )
+
+
 def observe(record: logging.LogRecord) -> None:
     if record.levelno < BREADCRUMB_LEVEL or _own(record):
         return
@@ -59,13 +72,7 @@ def observe(record: logging.LogRecord) -> None:
         return
     exc = _exception(record) if record.levelno >= EVENT_LEVEL else None
     if exc is not None:
-        client.capture_exception(
-            exc,
-            level=level_name(record.levelno),
-            mechanism={"type": "logging", "handled": True},
-            logger_name=record.name,
-            message=_message(record),
-        )
+        _capture(client, record, exc)
         return
     current_scope().add_breadcrumb(_message(record), category=record.name, level=level_name(record.levelno), type="log")
 
@@ -105,13 +112,7 @@ class LoggingHandler(logging.Handler):
                 return
             exc = _exception(record)
             if exc is not None:
-                client.capture_exception(
-                    exc,
-                    level=level_name(record.levelno),
-                    mechanism={"type": "logging", "handled": True},
-                    logger_name=record.name,
-                    message=_message(record),
-                )
+                _capture(client, record, exc)
             else:
                 client.capture_message(_message(record), level=level_name(record.levelno), logger_name=record.name)
         except Exception as error:
