@@ -86,6 +86,20 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = True, minimum: float = 1) -> float:
+    """A positive number from the environment; anything else stops the start with the variable's name."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, not {raw[:40]!r}") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw[:40]!r}")
+    return value
+
+
 def _dev_secrets(path: Path) -> dict[str, str]:
     """Development secrets: generated once, kept in var/ so restarts keep sessions and keys."""
     if path.exists():
@@ -103,7 +117,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, base_dir: Path | None
     env = os.environ if env is None else env
     base = base_dir or Path.cwd()
     development = _flag(env.get("TRACEBIN_DEV"))
-    port = int(env.get("PORT") or 8000)
+    port = int(_number(env, "PORT", 8000))
     values = {name: env.get(name, "") for name in SECRET_VARS}
     generated: tuple[str, ...] = ()
     if development:
@@ -137,13 +151,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, base_dir: Path | None
         sso_salt=values["SSO_SALT"],
         session_secret=values["SESSION_SECRET"],
         port=port,
-        workers=int(env.get("WEB_CONCURRENCY") or 1),
+        workers=int(_number(env, "WEB_CONCURRENCY", 1)),
         development=development,
         smtp_url=env.get("SMTP_URL") or None,
         mail_from=env.get("MAIL_FROM") or Settings.mail_from,
         support_email=env.get("SUPPORT_EMAIL") or Settings.support_email,
-        ingest_queue_size=int(env.get("TRACEBIN_INGEST_QUEUE") or Settings.ingest_queue_size),
-        key_cache_ttl=float(env.get("TRACEBIN_KEY_CACHE_TTL") or Settings.key_cache_ttl),
+        ingest_queue_size=int(_number(env, "TRACEBIN_INGEST_QUEUE", Settings.ingest_queue_size)),
+        key_cache_ttl=_number(env, "TRACEBIN_KEY_CACHE_TTL", Settings.key_cache_ttl, integer=False, minimum=0),
         webhook_allow_private=development or _flag(env.get("TRACEBIN_WEBHOOK_ALLOW_PRIVATE")),
         generated_secrets=generated,
     )

@@ -43,6 +43,30 @@ def test_missing_or_placeholder_secrets_are_refused_by_name(tmp_path: Path, name
         load_settings(env, base_dir=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "0"),
+        ("WEB_CONCURRENCY", "2.5"),
+        ("TRACEBIN_INGEST_QUEUE", "-1"),
+        ("TRACEBIN_KEY_CACHE_TTL", "soon"),
+        ("TRACEBIN_KEY_CACHE_TTL", "nan"),
+    ],
+)
+def test_bad_numbers_are_refused_by_name(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**GOOD, name: value}, base_dir=tmp_path)
+
+
+def test_numbers_are_read(tmp_path: Path) -> None:
+    settings = load_settings(
+        {**GOOD, "WEB_CONCURRENCY": "3", "TRACEBIN_INGEST_QUEUE": "500", "TRACEBIN_KEY_CACHE_TTL": "0.5"},
+        base_dir=tmp_path,
+    )
+    assert (settings.workers, settings.ingest_queue_size, settings.key_cache_ttl) == (3, 500, 0.5)
+
+
 def test_public_url_must_be_https_outside_development(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TRACEBIN_PUBLIC_URL"):
         load_settings({**GOOD, "TRACEBIN_PUBLIC_URL": "http://tracebin.example.com"}, base_dir=tmp_path)
