@@ -11,9 +11,10 @@ PostgreSQL: the asyncpg pool of `databases`, sized from `min_size`/`max_size` in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import databases
 from databases.core import Connection
@@ -21,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 Dialect = Literal["sqlite", "postgresql"]
+T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -74,6 +76,23 @@ class Database:
             await conn.execute(pragma)
         return conn
 
+    async def run_sqlite_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite: `work(connection)` inside one transaction, run in the writer connection's own thread.
+
+        aiosqlite hops to its thread and back through the event loop for every statement, and under
+        load each hop waits behind the requests the loop is serving; an ingest batch is a dozen
+        statements. Here the whole transaction is one hop (measured: 259 → 219 µs of server CPU per
+        event in `make bench`). Serialised with `transaction()` by the write lock; committed when
+        `work` returns, rolled back when it raises.
+        """
+        if self._writer is None:
+            raise RuntimeError("run_sqlite_transaction needs a connected SQLite database")
+        driver = self._writer.raw_connection  # aiosqlite.Connection
+        async with self._write_lock:
+            # aiosqlite has no public "run this in your thread"; _execute is what its own methods use.
+            result: T = await driver._execute(_in_transaction, driver._conn, work)
+            return result
+
     async def disconnect(self) -> None:
         for conn in (self._reader, self._writer):
             if conn is not None:
@@ -122,6 +141,18 @@ class Database:
     async def ping(self) -> None:
         async with self.connection() as conn:
             await conn.fetch_val("SELECT 1")
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 async def execute_raw_many(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app.storage.engine import Database
+
+_T = TypeVar("_T")
 
 STORED = "stored"
 DUPLICATE = "duplicate"
@@ -134,7 +136,11 @@ _PG_INSERT_EVENTS = (
 
 
 class _Batch:
-    """The work of one transaction; `raw` is the driver connection (aiosqlite or asyncpg)."""
+    """The work of one transaction on the driver connection.
+
+    On SQLite `raw` is the plain sqlite3 connection and the whole batch runs in the writer's thread
+    (`Database.run_sqlite_transaction`): no method suspends. On PostgreSQL it is asyncpg's.
+    """
 
     def __init__(self, db: Database, raw: Any) -> None:
         self.db = db
@@ -142,12 +148,16 @@ class _Batch:
         self.sqlite = db.is_sqlite
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
+        if not rows:
+            return
+        if self.sqlite:
+            self.raw.executemany(sql, rows)
+        else:
             await self.raw.executemany(self.db.raw_sql(sql), rows)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self.sqlite:
-            return list(await self.raw.execute_fetchall(sql, params))
+            return list(self.raw.execute(sql, params).fetchall())
         return list(await self.raw.fetch(self.db.raw_sql(sql), *params))
 
     async def existing_event_ids(self, rows: Sequence[EventRow]) -> set[tuple[int, str]]:
@@ -259,103 +269,121 @@ async def write_batch(db: Database, *, rows: Sequence[EventRow], drops: Counter[
     over-quota event of its issue this hour (issues.overage_hour); otherwise it is OVER_QUOTA and
     counted in drops_daily. `drops` (pending drops recorded outside the batch) is written too.
     """
+    if db.is_sqlite:
+        return await db.run_sqlite_transaction(lambda conn: _finish(_write(_Batch(db, conn), rows, drops, now)))
+    async with db.transaction() as conn:
+        return await _write(_Batch(db, conn.raw_connection), rows, drops, now)
+
+
+def _finish(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """The result of a coroutine that never suspends, computed without an event loop.
+
+    On SQLite every `await` of a batch is synchronous sqlite3 work in the writer's thread, so the
+    batch logic (`_write`) is written once, as a coroutine, for both databases.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: _T = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("an SQLite batch tried to suspend")
+
+
+async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey], now: int) -> BatchResult:
     outcomes = [STORED] * len(rows)
     drops = Counter(drops)
-    async with db.transaction() as conn:
-        batch = _Batch(db, conn.raw_connection)
-        # 1. Duplicates inside the batch, and (SQLite) of stored events.
-        seen: set[tuple[int, str]] = set()
-        candidates: list[int] = []
-        for i, row in enumerate(rows):
-            key = (row.resource_id, row.event_id)
-            if key in seen:
-                outcomes[i] = DUPLICATE
-            else:
-                seen.add(key)
-                candidates.append(i)
-        if batch.sqlite and candidates:
-            stored = await batch.existing_event_ids([rows[i] for i in candidates])
-            for i in candidates:
-                if (rows[i].resource_id, rows[i].event_id) in stored:
-                    outcomes[i] = DUPLICATE
-            candidates = [i for i in candidates if outcomes[i] == STORED]
-
-        # 2. Issues (created with count 0 when new) and usage so far.
-        firsts: dict[tuple[int, str], EventRow] = {}
-        for i in candidates:
-            firsts.setdefault((rows[i].resource_id, rows[i].fingerprint), rows[i])
-        issues = await batch.ensure_issues(list(firsts.values())) if firsts else {}
-        usage_keys = {(rows[i].resource_id, month_of(rows[i].received_at)) for i in candidates}
-        usage_before = await batch.usage_before(usage_keys) if usage_keys else {}
-        usage = dict(usage_before)
-
-        # 3. Quota: which candidates are kept.
-        kept: list[tuple[EventRow, int]] = []
-        started: set[int] = set()  # new issues that already have their first event in this batch
-        trickled: dict[int, int] = {}  # issue id -> hour granted an over-quota event in this batch
-        for i in candidates:
-            row = rows[i]
-            issue = issues[(row.resource_id, row.fingerprint)]
-            month_key = (row.resource_id, month_of(row.received_at))
-            used = usage.get(month_key, 0)
-            hour = row.received_at // 3600
-            if used < row.quota:
-                pass
-            elif (issue.count == 0 and issue.id not in started) or (
-                issue.overage_hour < hour and issue.id not in trickled
-            ):
-                # The first event of a new issue, or this hour's one event of an issue: kept.
-                trickled[issue.id] = hour
-            else:
-                outcomes[i] = OVER_QUOTA
-                drops[(row.resource_id, row.received_at // 86400, "server", "quota")] += 1
-                continue
-            usage[month_key] = used + 1
-            started.add(issue.id)
-            kept.append((row, issue.id))
-
-        # 4. Events (insert-or-ignore), then the counters of those actually inserted.
-        inserted = await batch.insert_events(kept) if kept else set()
-        per_issue: dict[int, list[EventRow]] = defaultdict(list)
-        for row, issue_id in kept:
-            if (row.resource_id, row.event_id) in inserted:
-                per_issue[issue_id].append(row)
-        for i in candidates:
-            if outcomes[i] == STORED and (rows[i].resource_id, rows[i].event_id) not in inserted:
-                outcomes[i] = DUPLICATE  # PostgreSQL: another process stored it first
-
-        issue_updates = []
-        issue_hours: Counter[tuple[int, int]] = Counter()
-        project_hours: Counter[tuple[int, int]] = Counter()
-        months: Counter[tuple[int, int]] = Counter()
-        facets: set[tuple[int, int, str, str]] = set()
-        for issue_id in sorted(per_issue):
-            events = per_issue[issue_id]
-            latest = max(events, key=lambda row: row.received_at)
-            issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
-            for row in events:
-                hour = row.received_at // 3600
-                issue_hours[(issue_id, hour)] += 1
-                project_hours[(row.resource_id, hour)] += 1
-                months[(row.resource_id, month_of(row.received_at))] += 1
-                if row.environment:
-                    facets.add((row.resource_id, issue_id, "environment", row.environment))
-                if row.release:
-                    facets.add((row.resource_id, issue_id, "release", row.release))
-        greatest = "MAX" if batch.sqlite else "GREATEST"
-        await batch.executemany(_UPDATE_ISSUE.format(max=greatest), issue_updates)
-        await batch.executemany(_BUMP_ISSUE_HOURLY, [(*k, n) for k, n in sorted(issue_hours.items())])
-        await batch.executemany(_BUMP_PROJECT_HOURLY, [(*k, n) for k, n in sorted(project_hours.items())])
-        await batch.executemany(_BUMP_USAGE, [(*k, n) for k, n in sorted(months.items())])
-        await batch.executemany(_ADD_FACET, sorted(facets))
-        await batch.executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])
-        # Issues this batch created but whose every event turned out to be a duplicate.
-        empty = [(issue.id,) for issue in issues.values() if issue.count == 0 and issue.id not in per_issue]
-        await batch.executemany("DELETE FROM issues WHERE id = ? AND count = 0", empty)
-        if batch.sqlite:  # the single writer: nobody else moved the counters in between
-            totals = {key: usage_before.get(key, 0) + n for key, n in months.items()}
+    # 1. Duplicates inside the batch, and (SQLite) of stored events.
+    seen: set[tuple[int, str]] = set()
+    candidates: list[int] = []
+    for i, row in enumerate(rows):
+        key = (row.resource_id, row.event_id)
+        if key in seen:
+            outcomes[i] = DUPLICATE
         else:
-            totals = await batch.usage_before(set(months)) if months else {}
+            seen.add(key)
+            candidates.append(i)
+    if batch.sqlite and candidates:
+        stored = await batch.existing_event_ids([rows[i] for i in candidates])
+        for i in candidates:
+            if (rows[i].resource_id, rows[i].event_id) in stored:
+                outcomes[i] = DUPLICATE
+        candidates = [i for i in candidates if outcomes[i] == STORED]
+
+    # 2. Issues (created with count 0 when new) and usage so far.
+    firsts: dict[tuple[int, str], EventRow] = {}
+    for i in candidates:
+        firsts.setdefault((rows[i].resource_id, rows[i].fingerprint), rows[i])
+    issues = await batch.ensure_issues(list(firsts.values())) if firsts else {}
+    usage_keys = {(rows[i].resource_id, month_of(rows[i].received_at)) for i in candidates}
+    usage_before = await batch.usage_before(usage_keys) if usage_keys else {}
+    usage = dict(usage_before)
+
+    # 3. Quota: which candidates are kept.
+    kept: list[tuple[EventRow, int]] = []
+    started: set[int] = set()  # new issues that already have their first event in this batch
+    trickled: dict[int, int] = {}  # issue id -> hour granted an over-quota event in this batch
+    for i in candidates:
+        row = rows[i]
+        issue = issues[(row.resource_id, row.fingerprint)]
+        month_key = (row.resource_id, month_of(row.received_at))
+        used = usage.get(month_key, 0)
+        hour = row.received_at // 3600
+        if used < row.quota:
+            pass
+        elif (issue.count == 0 and issue.id not in started) or (issue.overage_hour < hour and issue.id not in trickled):
+            # The first event of a new issue, or this hour's one event of an issue: kept.
+            trickled[issue.id] = hour
+        else:
+            outcomes[i] = OVER_QUOTA
+            drops[(row.resource_id, row.received_at // 86400, "server", "quota")] += 1
+            continue
+        usage[month_key] = used + 1
+        started.add(issue.id)
+        kept.append((row, issue.id))
+
+    # 4. Events (insert-or-ignore), then the counters of those actually inserted.
+    inserted = await batch.insert_events(kept) if kept else set()
+    per_issue: dict[int, list[EventRow]] = defaultdict(list)
+    for row, issue_id in kept:
+        if (row.resource_id, row.event_id) in inserted:
+            per_issue[issue_id].append(row)
+    for i in candidates:
+        if outcomes[i] == STORED and (rows[i].resource_id, rows[i].event_id) not in inserted:
+            outcomes[i] = DUPLICATE  # PostgreSQL: another process stored it first
+
+    issue_updates = []
+    issue_hours: Counter[tuple[int, int]] = Counter()
+    project_hours: Counter[tuple[int, int]] = Counter()
+    months: Counter[tuple[int, int]] = Counter()
+    facets: set[tuple[int, int, str, str]] = set()
+    for issue_id in sorted(per_issue):
+        events = per_issue[issue_id]
+        latest = max(events, key=lambda row: row.received_at)
+        issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
+        for row in events:
+            hour = row.received_at // 3600
+            issue_hours[(issue_id, hour)] += 1
+            project_hours[(row.resource_id, hour)] += 1
+            months[(row.resource_id, month_of(row.received_at))] += 1
+            if row.environment:
+                facets.add((row.resource_id, issue_id, "environment", row.environment))
+            if row.release:
+                facets.add((row.resource_id, issue_id, "release", row.release))
+    greatest = "MAX" if batch.sqlite else "GREATEST"
+    await batch.executemany(_UPDATE_ISSUE.format(max=greatest), issue_updates)
+    await batch.executemany(_BUMP_ISSUE_HOURLY, [(*k, n) for k, n in sorted(issue_hours.items())])
+    await batch.executemany(_BUMP_PROJECT_HOURLY, [(*k, n) for k, n in sorted(project_hours.items())])
+    await batch.executemany(_BUMP_USAGE, [(*k, n) for k, n in sorted(months.items())])
+    await batch.executemany(_ADD_FACET, sorted(facets))
+    await batch.executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])
+    # Issues this batch created but whose every event turned out to be a duplicate.
+    empty = [(issue.id,) for issue in issues.values() if issue.count == 0 and issue.id not in per_issue]
+    await batch.executemany("DELETE FROM issues WHERE id = ? AND count = 0", empty)
+    if batch.sqlite:  # the single writer: nobody else moved the counters in between
+        totals = {key: usage_before.get(key, 0) + n for key, n in months.items()}
+    else:
+        totals = await batch.usage_before(set(months)) if months else {}
 
     changes = []
     by_id = {issue.id: (key, issue) for key, issue in issues.items()}
@@ -384,5 +412,9 @@ async def write_batch(db: Database, *, rows: Sequence[EventRow], drops: Counter[
 
 async def add_drops(db: Database, *, drops: Counter[DropKey]) -> None:
     """Count events that were not stored (client reports, quota refusals outside a batch)."""
+    rows = [(*k, n) for k, n in sorted(drops.items())]
+    if db.is_sqlite:
+        await db.run_sqlite_transaction(lambda conn: _finish(_Batch(db, conn).executemany(_BUMP_DROPS, rows)))
+        return
     async with db.transaction() as conn:
-        await _Batch(db, conn.raw_connection).executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])
+        await _Batch(db, conn.raw_connection).executemany(_BUMP_DROPS, rows)

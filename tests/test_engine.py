@@ -1,0 +1,71 @@
+"""The database handle: SQLite's one-hop transactions in the writer's thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.storage.engine import Database
+from tests.support import db as dbsupport
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Database]:
+    db = Database(dbsupport.sqlite_copy(sqlite_template, tmp_path / "tracebin.sqlite3"))
+    await db.connect()
+    try:
+        yield db
+    finally:
+        await db.disconnect()
+
+
+async def drop_counts(db: Database) -> list[int]:
+    async with db.connection() as conn:
+        return [row[0] for row in await conn.fetch_all("SELECT count FROM drops_daily ORDER BY count")]
+
+
+def add_drop(conn: sqlite3.Connection, count: int) -> str:
+    conn.execute(
+        "INSERT INTO drops_daily (resource_id, day, source, reason, count) VALUES (1, 1, 's', ?, ?)",
+        (str(count), count),
+    )
+    return threading.current_thread().name
+
+
+async def test_sqlite_transaction_commits_and_runs_off_the_event_loop(sqlite_db: Database) -> None:
+    thread = await sqlite_db.run_sqlite_transaction(lambda conn: add_drop(conn, 7))
+    assert thread != threading.current_thread().name
+    assert await drop_counts(sqlite_db) == [7]
+
+
+async def test_sqlite_transaction_rolls_back_when_the_work_raises(sqlite_db: Database) -> None:
+    def fail(conn: sqlite3.Connection) -> None:
+        add_drop(conn, 1)
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await sqlite_db.run_sqlite_transaction(fail)
+    await sqlite_db.run_sqlite_transaction(lambda conn: add_drop(conn, 2))  # the connection is usable again
+    assert await drop_counts(sqlite_db) == [2]
+
+
+async def test_sqlite_transaction_waits_for_the_write_lock(sqlite_db: Database) -> None:
+    async with sqlite_db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO drops_daily (resource_id, day, source, reason, count) VALUES (1, 1, 's', 'a', 1)"
+        )
+        waiting = asyncio.create_task(sqlite_db.run_sqlite_transaction(lambda conn: add_drop(conn, 3)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+    await waiting
+    assert await drop_counts(sqlite_db) == [1, 3]
+
+
+async def test_sqlite_transaction_needs_sqlite(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        await Database(f"sqlite:///{tmp_path}/never-connected.sqlite3").run_sqlite_transaction(lambda conn: None)
