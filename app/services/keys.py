@@ -8,6 +8,8 @@ Unknown keys are cached too (briefly, bounded) so a client with a wrong key cann
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -30,27 +32,50 @@ class KeyCache:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Resource | None]] = {}
         self._negative = 0
+        # One lookup per key at a time: when an entry expires under load, every request in flight
+        # with that key used to query the database on its own (p99 of POST /exceptions: 100 ms).
+        self._loading: dict[str, asyncio.Future[Resource | None]] = {}
+        self._generation = 0  # bumped by forget/clear: a lookup begun before them reads again
 
     async def resolve(self, key_hash: str) -> Resource | None:
         """The active resource whose key has this sha256, or None."""
-        now = time.monotonic()
         entry = self._entries.get(key_hash)
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        resource = await store.get_active_by_key_hash(self.db, key_hash=key_hash)
+        loading = self._loading.get(key_hash)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(key_hash))
+            self._loading[key_hash] = loading
+            loading.add_done_callback(functools.partial(self._loaded, key_hash))
+        # shield: a caller that goes away does not cancel the lookup the others are waiting for.
+        return await asyncio.shield(loading)
+
+    async def _load(self, key_hash: str) -> Resource | None:
+        while True:  # forgotten while we read: what we read may be stale, read again
+            generation = self._generation
+            resource = await store.get_active_by_key_hash(self.db, key_hash=key_hash)
+            if generation == self._generation:
+                break
         if resource is None:
             self._negative += 1
             if self._negative > MAX_NEGATIVE:  # a flood of made-up keys: start over rather than grow
                 self._entries = {h: e for h, e in self._entries.items() if e[1] is not None}
                 self._negative = 1
-        self._entries[key_hash] = (now + self.ttl, resource)
+        self._entries[key_hash] = (time.monotonic() + self.ttl, resource)
         return resource
+
+    def _loaded(self, key_hash: str, loading: asyncio.Future[Resource | None]) -> None:
+        self._loading.pop(key_hash, None)
+        if not loading.cancelled():
+            loading.exception()  # retrieved here too: every waiter may have gone away
 
     def forget(self, resource_id: int) -> None:
         """Drop a resource whose key, plan or existence changed (a resource listener)."""
+        self._generation += 1
         self._entries = {h: e for h, e in self._entries.items() if e[1] is None or e[1].id != resource_id}
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()
         self._negative = 0
 
