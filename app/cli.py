@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  SSO_SALT={settings.sso_salt}")
     print(f"Tracebin on {settings.public_url} (database: {settings.database_url.split('://', 1)[0]})")
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_served_app",
         factory=True,
         host=args.host,
         port=port,

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from app import gc_tuning
 from app.context import build_context
 from app.errors import TracebinError
 from app.http import JSONResponse, error_body
@@ -104,4 +105,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    return app
+
+
+def create_served_app() -> Starlette:
+    """The app as `tracebin-server serve` runs it (uvicorn's factory, once per worker process)."""
+    app = create_app()
+    gc_tuning.tune_for_serving()
     return app
