@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.services import event_format
+from app.services import event_format, scrubbing
 from app.services.scrubbing import FILTERED, is_denied_key, scrub, scrub_event, scrub_query_string, scrub_string
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
@@ -147,3 +147,77 @@ def test_scrub_event_on_a_raw_event_shape() -> None:
         "headers": {"Cookie": FILTERED},
     }
     assert event["breadcrumbs"][0]["data"] == {"secret": FILTERED}
+
+
+SOURCE_SECRETS = [
+    "    headers = {'Authorization': 'Bearer abc.DEF-123_x'}",
+    "    db = connect('postgres://admin:hunter2@db.example.com/app')",
+    f"    TOKEN = '{JWT}'",
+    "    charge('4111 1111 1111 1111')",
+]
+
+
+def test_source_context_lines_get_the_value_rules() -> None:
+    frame = {
+        "function": "charge",
+        "context_line": "    return gateway.charge(card)",
+        "pre_context": ["def charge(card):", *SOURCE_SECRETS[:2]],
+        "post_context": [*SOURCE_SECRETS[2:], "    # done"],
+    }
+    body = {"exception": [{"type": "ValueError", "value": "v", "frames": [frame]}]}
+    normalised = event_format.normalise(body, received_at=1_700_000_000)
+    stored = normalised["exception"][0]["frames"][0]
+    assert stored["pre_context"] == [
+        "def charge(card):",
+        f"    headers = {{'Authorization': 'Bearer {FILTERED}'}}",
+        f"    db = connect('postgres://admin:{FILTERED}@db.example.com/app')",
+    ]
+    assert stored["post_context"] == [f"    TOKEN = '{FILTERED}'", f"    charge('{FILTERED}')", "    # done"]
+    # The pure entry point applies the same rules to source lines, on either shape.
+    assert scrub_event(copy.deepcopy(normalised)) == normalised
+    raw: dict[str, Any] = {
+        "message": "",
+        "exception": [{"value": "v", "frames": [{**frame, "vars": {}}]}],
+        "request": {},
+        "extra": {},
+        "contexts": {},
+        "user": {},
+        "tags": {},
+        "breadcrumbs": [],
+    }
+    assert scrub_event(raw)["exception"][0]["frames"][0]["post_context"] == stored["post_context"]
+
+
+def test_the_fast_path_hints_are_the_rules_hints() -> None:
+    hinted = [hints for _, hints, _, _ in scrubbing.VALUE_RULES if hints]
+    unhinted = [name for name, hints, _, _ in scrubbing.VALUE_RULES if not hints]
+    assert scrubbing.QUICK_HINTS == tuple(dict.fromkeys(hints[0] for hints in hinted))
+    assert unhinted == ["card number"] and scrubbing.VALUE_RULES[-1][0] == "card number"
+
+
+def _every_rule(text: str) -> str:
+    """scrub_string without its fast path: every rule whose hints are all present."""
+    for _name, hints, pattern, replacement in scrubbing.VALUE_RULES:
+        if all(hint in text for hint in hints):
+            text = pattern.sub(replacement, text)
+    return text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "x",
+        "eyJab.cd.ef",
+        "Bearer x",
+        "4111111111111111",
+        "id 4111111111111111-7",
+        "ftp://u:p@h",
+        "    return amount / count",
+        "SELECT * FROM orders WHERE id = 1234",
+        *SOURCE_SECRETS,
+        "call 4111 1111 1111 1111 with BEARER abc and https://a:b@c/d",
+    ],
+)
+def test_the_fast_path_changes_nothing(text: str) -> None:
+    assert scrub_string(text) == _every_rule(text)

@@ -180,7 +180,11 @@ def _lines(frame: dict[str, Any], name: str) -> list[str]:
         raise _Wrong(name, "a list of strings")
     lines = value[-MAX_CONTEXT_LINES:] if name == "pre_context" else value[:MAX_CONTEXT_LINES]
     return [
-        (line if len(line) <= MAX_LINE else cut(line, MAX_LINE)) if line.__class__ is str else cut(str(line), MAX_LINE)
+        scrub_string(
+            (line if len(line) <= MAX_LINE else cut(line, MAX_LINE))
+            if line.__class__ is str
+            else cut(str(line), MAX_LINE)
+        )
         for line in lines
     ]
 

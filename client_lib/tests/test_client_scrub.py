@@ -33,6 +33,32 @@ def test_rule_tables_mirror_the_server() -> None:
     assert [(name, hints, pattern.pattern) for name, hints, pattern, _ in client.VALUE_RULES] == [
         (name, hints, pattern.pattern) for name, hints, pattern, _ in server.VALUE_RULES
     ]
+    assert client.QUICK_HINTS == server.QUICK_HINTS
+
+
+SOURCE_LINES = [
+    "def login(request):",
+    "    headers = {'Authorization': 'Bearer abc.DEF-123_x'}",
+    "    db = connect('postgres://admin:hunter2@db.example.com/app')",
+    "    TOKEN = 'eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl'",
+    "    charge('4111 1111 1111 1111')",
+]
+
+
+@pytest.mark.parametrize("line", [*SOURCE_LINES, "short", "eyJab.cd.ef", "id 4111111111111111-7"])
+def test_client_strings_scrub_exactly_like_the_server(line: str) -> None:
+    assert Scrubber().string(line) == server.scrub_string(line)
+
+
+def test_source_context_lines_are_scrubbed() -> None:
+    frame = {"context_line": SOURCE_LINES[1], "pre_context": SOURCE_LINES[:3], "post_context": SOURCE_LINES[3:]}
+    out = Scrubber().event({"exception": [{"value": "v", "frames": [frame]}]})
+    scrubbed = out["exception"][0]["frames"][0]
+    assert scrubbed["pre_context"] == [server.scrub_string(line) for line in SOURCE_LINES[:3]]
+    assert scrubbed["post_context"] == [server.scrub_string(line) for line in SOURCE_LINES[3:]]
+    assert scrubbed["pre_context"][0] == "def login(request):"
+    for secret in ("abc.DEF", "hunter2", "eyJzdWIi", "4111"):
+        assert secret not in repr(scrubbed), secret
 
 
 def test_nested_secrets_are_filtered_at_any_depth() -> None:
