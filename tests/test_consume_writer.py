@@ -17,6 +17,7 @@ from app.context import AppContext, build_context
 from app.errors import Unavailable
 from app.services import ingest, provisioning
 from app.services.retention import purge_expired
+from app.services.status import ingest_queue
 from app.storage.resources import Resource
 from tests.conftest import make_settings
 from tests.support.server import settings_env
@@ -86,6 +87,70 @@ async def _fill_the_queue(ctx: AppContext) -> None:
     [(count,)] = await fetch(ctx, "SELECT count FROM issues")
     assert count == 1 + len(ids)
     assert len(await fetch(ctx, "SELECT id FROM events")) == 1 + len(ids)
+
+
+@contextlib.asynccontextmanager
+async def writer_held(ctx: AppContext) -> AsyncIterator[None]:
+    """Keeps the writer from committing (the SQLite write lock, or an issue row lock on PostgreSQL)."""
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with ctx.db.transaction() as conn:
+            await conn.execute("UPDATE issues SET count = count")
+            locked.set()
+            await release.wait()
+
+    blocker = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await blocker
+
+
+def submit_later(ctx: AppContext, resource: Resource, count: int) -> list[asyncio.Task[str]]:
+    return [asyncio.create_task(ingest.ingest_event(ctx, resource, event())) for _ in range(count)]
+
+
+async def test_queue_depth_and_lag_tell_how_far_behind_the_writer_is(ctx: AppContext) -> None:
+    resource = await new_resource(ctx)
+    await ingest.ingest_event(ctx, resource, event())  # the issue exists: its row can be held
+    assert (ctx.writer.queue_depth, ctx.writer.lag_seconds) == (0, 0.0)
+    async with writer_held(ctx):
+        in_writer = submit_later(ctx, resource, 1)
+        await asyncio.sleep(0.05)  # taken as a batch of one, which waits for the lock
+        assert ctx.writer.queue_depth == 0
+        waiting = submit_later(ctx, resource, 3)
+        await asyncio.sleep(0.05)
+        assert ctx.writer.queue_depth == 3
+        lag = ctx.writer.lag_seconds
+        assert lag >= 0.04
+        waiting += submit_later(ctx, resource, 1)
+        await asyncio.sleep(0.05)
+        assert ctx.writer.queue_depth == 4
+        assert ctx.writer.lag_seconds >= lag + 0.04  # still the oldest event's age
+    await asyncio.gather(*in_writer, *waiting)
+    assert (ctx.writer.queue_depth, ctx.writer.lag_seconds) == (0, 0.0)
+
+
+async def test_status_page_reads_the_writer_queue(database_url: str) -> None:
+    async with started(database_url, ingest_queue_size=5) as ctx:
+        resource = await new_resource(ctx)
+        await ingest.ingest_event(ctx, resource, event())
+        assert ingest_queue(ctx) == (0, 5, 0.0)
+        async with writer_held(ctx):
+            pending = submit_later(ctx, resource, 1)
+            await asyncio.sleep(0.05)
+            pending += submit_later(ctx, resource, 4)
+            await asyncio.sleep(0.05)
+            depth, capacity, lag = ingest_queue(ctx)
+            assert (depth, capacity) == (4, 5) and lag > 0
+            report = await ctx.ops.status.report()
+            ingestion = next(c for c in report.components if c.name == "ingestion")
+            assert ingestion.state == "degraded"
+            assert ingestion.notes == ("The ingest queue is 80 % full.",)
+        await asyncio.gather(*pending)
 
 
 async def test_failed_batch_fails_only_its_own_requests(ctx: AppContext) -> None:

@@ -126,9 +126,9 @@ class StatusService:
             note = "Our database cannot be reached; we are on it."
             return {name: ("major_outage", note) for name in COMPONENTS}
         depth, capacity, lag = ingest_queue(self.ctx)
-        if depth is not None and capacity and depth >= capacity * QUEUE_DEGRADED:
+        if capacity and depth >= capacity * QUEUE_DEGRADED:
             found["ingestion"] = ("degraded", f"The ingest queue is {depth * 100 // capacity} % full.")
-        elif lag is not None and lag > LAG_DEGRADED:
+        elif lag > LAG_DEGRADED:
             found["ingestion"] = ("degraded", f"Events are written {lag:.0f} s after they arrive.")
         return found
 
@@ -177,23 +177,9 @@ class StatusService:
         return next((i for i in snap.incidents if i.id == incident_id), None) if snap else None
 
 
-def ingest_queue(ctx: AppContext) -> tuple[int | None, int, float | None]:
-    """(queue depth, capacity, lag seconds) of the ingest writer, when it exposes them."""
-    writer: Any = getattr(ctx, "writer", None)
-    depth = lag = None
-    if writer is not None:
-        value = getattr(writer, "queue_depth", None)
-        if callable(value):
-            value = value()
-        queue = getattr(writer, "_queue", None)  # until the writer exposes queue_depth itself
-        if value is None and isinstance(queue, asyncio.Queue):
-            value = queue.qsize()
-        depth = int(value) if isinstance(value, int) else None
-        lag_value = getattr(writer, "lag_seconds", None)
-        if callable(lag_value):
-            lag_value = lag_value()
-        lag = float(lag_value) if isinstance(lag_value, int | float) else None
-    return depth, ctx.settings.ingest_queue_size, lag
+def ingest_queue(ctx: AppContext) -> tuple[int, int, float]:
+    """(queue depth, capacity, lag seconds) of the ingest writer."""
+    return ctx.writer.queue_depth, ctx.settings.ingest_queue_size, ctx.writer.lag_seconds
 
 
 def history(snap: Snapshot, now: int) -> list[dict[str, Any]]:

@@ -10,10 +10,9 @@ task so they never hold up the next batch.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 
 from app.errors import Unavailable
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 Publish = Callable[[BatchResult], Awaitable[None]]
-_Item = tuple[EventRow, "asyncio.Future[str]"] | None  # None only wakes the writer up
+_Item = tuple[EventRow, "asyncio.Future[str]", float]  # (row, its request's future, monotonic time queued)
 
 
 class IngestWriter:
@@ -36,24 +35,36 @@ class IngestWriter:
         self.pending_drops: Counter[DropKey] = Counter()
         # Called with each committed batch before its futures resolve (quota bookkeeping).
         self.observers: list[Callable[[list[EventRow], BatchResult], None]] = []
-        self._queue: asyncio.Queue[_Item] | None = None
+        # A plain deque and an Event: cheaper per event than asyncio.Queue, and the head can be read.
+        self._queue: deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._running = False
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._stopping = False
+
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting for a batch (not counting the batch being written)."""
+        return len(self._queue)
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the oldest waiting event has waited; 0.0 when none waits."""
+        return time.monotonic() - self._queue[0][2] if self._queue else 0.0
 
     async def start(self) -> None:
-        self._stopping = False
-        self._queue = asyncio.Queue(self.queue_size)
+        self._queue.clear()
+        self._wakeup = asyncio.Event()  # bound to the loop that runs the writer
+        self._running = True
         self._task = asyncio.create_task(self._run(), name="tracebin-ingest-writer")
 
     async def stop(self) -> None:
         """Finish what is queued (so no accepted request is left hanging), then stop."""
-        queue, task = self._queue, self._task
-        self._queue = None  # new submissions are refused from here on
-        if queue is None or task is None:
+        task = self._task
+        if not self._running or task is None:
             return
-        self._stopping = True
-        await queue.put(None)
+        self._running = False  # new submissions are refused from here on
+        self._wakeup.set()
         try:
             await asyncio.wait_for(task, timeout=30)
         except TimeoutError:
@@ -63,45 +74,41 @@ class IngestWriter:
 
     async def submit(self, row: EventRow) -> str:
         """Queue a row and wait for its batch to commit; returns its outcome (store.STORED, ...)."""
-        queue = self._queue
-        if queue is None:
+        if not self._running:
             raise Unavailable("the ingest writer is not running", retry_after=1)
+        if len(self._queue) >= self.queue_size:
+            raise Unavailable("too many events in flight; retry shortly", retry_after=1)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        try:
-            queue.put_nowait((row, future))
-        except asyncio.QueueFull:
-            raise Unavailable("too many events in flight; retry shortly", retry_after=1) from None
+        self._queue.append((row, future, time.monotonic()))
+        self._wakeup.set()
         return await future
 
     def record_drop(self, key: DropKey, count: int = 1) -> None:
         """Count a dropped event; written with the next batch (the writer is woken if idle)."""
         self.pending_drops[key] += count
-        if self._queue is not None and self._queue.empty():
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+        self._wakeup.set()
 
     async def _run(self) -> None:
-        assert self._queue is not None
         queue = self._queue
         while True:
-            items = [await queue.get()]
-            while len(items) < MAX_BATCH and not queue.empty():
-                items.append(queue.get_nowait())
-            batch = [item for item in items if item is not None]
-            if batch or self.pending_drops:
-                await self._write(batch)
-            if self._stopping and queue.empty():
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while queue:
+                await self._write([queue.popleft() for _ in range(min(len(queue), MAX_BATCH))])
+            if self.pending_drops:  # drops recorded with no event to carry them (after a failure: next wake-up)
+                await self._write([])
+            if not self._running:
                 return
 
-    async def _write(self, batch: list[tuple[EventRow, asyncio.Future[str]]]) -> None:
+    async def _write(self, batch: list[_Item]) -> None:
         drops, self.pending_drops = self.pending_drops, Counter()
-        rows = [row for row, _ in batch]
+        rows = [row for row, _, _ in batch]
         try:
             result = await store.write_batch(self.db, rows=rows, drops=drops, now=int(time.time()))
         except Exception:
             log.exception("ingest batch of %d events failed; its requests get 503", len(rows))
             self.pending_drops.update(drops)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(Unavailable("the event could not be stored; retry", retry_after=1))
             return
@@ -110,7 +117,7 @@ class IngestWriter:
                 observe(rows, result)
             except Exception:  # bookkeeping must never keep a committed event from its 202
                 log.exception("ingest observer %r failed", observe)
-        for (_, future), outcome in zip(batch, result.outcomes, strict=True):
+        for (_, future, _), outcome in zip(batch, result.outcomes, strict=True):
             if not future.done():  # the client may have gone away
                 future.set_result(outcome)
         if self.publish is not None and (result.issues or result.usage):
