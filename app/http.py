@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -19,6 +20,15 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        super().init_headers(headers)
+        if headers is None or "x-content-type-options" not in headers:
+            # Also on API replies, which skip the security-headers middleware (app.api_scope).
+            self.raw_headers.append(_NOSNIFF)
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, str]:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app import gc_tuning
+from app.api_scope import BrowserOnly, is_api_path
 from app.context import build_context
 from app.errors import TracebinError
 from app.http import JSONResponse, error_body
@@ -46,9 +47,8 @@ def all_routes() -> list[BaseRoute]:
 
 
 def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
-        ("/heroku/", "/api/", "/exceptions")
-    )
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not (path.startswith("/heroku/") or is_api_path(path))
 
 
 async def on_domain_error(request: Request, exc: Exception) -> Response:
@@ -84,9 +84,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await ctx.stop()
 
     middleware = [
-        Middleware(SecurityHeadersMiddleware),
+        Middleware(BrowserOnly, middleware=SecurityHeadersMiddleware),
         Middleware(
-            SessionMiddleware,
+            BrowserOnly,
+            middleware=SessionMiddleware,
             secret_key=settings.session_secret,
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_MAX_AGE,
