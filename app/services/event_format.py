@@ -112,7 +112,12 @@ def free_form(value: Any, depth: int = 0) -> Any:
             if len(out) == MAX_FREE_ITEMS:
                 out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
                 break
-            out[key] = FILTERED if is_denied_key(key) else free_form(item, depth)
+            if is_denied_key(key):
+                out[key] = FILTERED
+            elif item.__class__ is str and len(item) <= MAX_FREE_STRING:  # the common leaf, inline
+                out[key] = scrub_string(item)
+            else:
+                out[key] = free_form(item, depth)
         return out
     if cls is list:
         if depth >= MAX_FREE_DEPTH:
@@ -208,17 +213,24 @@ def _frame(frame: Any) -> dict[str, Any]:
     if in_app is not None and in_app.__class__ is not bool:
         raise _Wrong("in_app", "a boolean")
     out: dict[str, Any] = {}
-    for name, limit in _FRAME_STRINGS:  # the common case inline: a short string or nothing
+    for name, limit in _FRAME_STRINGS:  # the common cases inline: a short string or nothing
         value = frame.get(name)
         if value.__class__ is str and len(value) <= limit:
             out[name] = value
+        elif value is None:
+            out[name] = ""
         else:
             out[name] = _str(frame, name, limit)
     out["context_line"] = scrub_string(out["context_line"])
-    out["lineno"] = _int_or_none(frame, "lineno")
-    out["colno"] = _int_or_none(frame, "colno")
-    out["pre_context"] = _lines(frame, "pre_context")
-    out["post_context"] = _lines(frame, "post_context")
+    for name in ("lineno", "colno"):
+        value = frame.get(name)
+        out[name] = (
+            value
+            if value is None or (value.__class__ is int and _INT_MIN <= value <= _INT_MAX)
+            else _int_or_none(frame, name)
+        )
+    for name in ("pre_context", "post_context"):
+        out[name] = _lines(frame, name) if name in frame else []
     out["in_app"] = bool(in_app)
     out["vars"] = free_form(vars_) if vars_ else {}
     return out
