@@ -33,11 +33,12 @@ SESSION_MAX_AGE = 12 * 3600
 
 
 def all_routes() -> list[BaseRoute]:
+    # The router tries routes in order, and no two paths overlap: the ingest paths go first.
     return [
-        *health.routes,
-        *heroku.routes,
         *consume.routes,
         *sentry.routes,
+        *health.routes,
+        *heroku.routes,
         *sso.routes,
         *dashboard.routes,
         *admin.routes,
