@@ -23,6 +23,12 @@ from app.storage.ingest import BatchResult, DropKey, EventRow
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# Under load the clients answered by one batch send their next events at once. Waiting three turns
+# of the event loop (their replies go out, their requests are read, then prepared) lets those join
+# the next batch: one commit per round of the connections instead of two half-size cohorts. In
+# make bench: batches of ~50 instead of ~26, about 10 % less server CPU per event. Idle, it costs
+# three loop turns (microseconds).
+GATHER_TURNS = 3
 Publish = Callable[[BatchResult], Awaitable[None]]
 _Item = tuple[EventRow, "asyncio.Future[str]", float]  # (row, its request's future, monotonic time queued)
 
@@ -94,6 +100,8 @@ class IngestWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while queue:
+                for _ in range(GATHER_TURNS):
+                    await asyncio.sleep(0)
                 await self._write([queue.popleft() for _ in range(min(len(queue), MAX_BATCH))])
             if self.pending_drops:  # drops recorded with no event to carry them (after a failure: next wake-up)
                 await self._write([])
