@@ -93,8 +93,8 @@ class _Issue:
 _INSERT_ISSUE_COLUMNS = "resource_id, fingerprint, title, culprit, type, level, status, regressed, count, first_seen, last_seen, overage_hour"
 _EVENT_COLUMNS = "resource_id, issue_id, event_id, received_at, timestamp, level, environment, release, payload"
 _UPDATE_ISSUE = (
-    "UPDATE issues SET count = count + ?, last_seen = {max}(last_seen, ?), level = ?, "
-    "overage_hour = {max}(overage_hour, ?), "
+    "UPDATE issues SET count = count + ?, last_seen = MAX(last_seen, ?), level = ?, "
+    "overage_hour = MAX(overage_hour, ?), "
     "status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END, "
     "regressed = CASE WHEN status = 'resolved' THEN TRUE ELSE regressed END, "
     "resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END "
@@ -128,11 +128,49 @@ _PG_UPSERT_ISSUES = (
     "ON CONFLICT (resource_id, fingerprint) DO UPDATE SET count = issues.count "
     "RETURNING id, resource_id, fingerprint, status, count, overage_hour"
 )
+_PG_ADD_COUNTS = (
+    "WITH issue_counts AS ("
+    "UPDATE issues SET count = issues.count + u.n, last_seen = GREATEST(issues.last_seen, u.seen), level = u.level, "
+    "overage_hour = GREATEST(issues.overage_hour, u.overage), "
+    "status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END, "
+    "regressed = CASE WHEN issues.status = 'resolved' THEN TRUE ELSE issues.regressed END, "
+    "resolved_at = CASE WHEN issues.status = 'resolved' THEN NULL ELSE issues.resolved_at END "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS u(n, seen, level, overage, id) "
+    "WHERE issues.id = u.id), "
+    "issue_hours AS (INSERT INTO issue_hourly (issue_id, hour, count) "
+    "SELECT * FROM unnest($6::bigint[], $7::bigint[], $8::bigint[]) "
+    "ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count), "
+    "project_hours AS (INSERT INTO project_hourly (resource_id, hour, count) "
+    "SELECT * FROM unnest($9::int[], $10::bigint[], $11::bigint[]) "
+    "ON CONFLICT (resource_id, hour) DO UPDATE SET count = project_hourly.count + excluded.count), "
+    "facets AS (INSERT INTO issue_facets (resource_id, issue_id, name, value) "
+    "SELECT * FROM unnest($12::int[], $13::bigint[], $14::text[], $15::text[]) "
+    "ON CONFLICT (issue_id, name, value) DO NOTHING), "
+    "drops AS (INSERT INTO drops_daily (resource_id, day, source, reason, count) "
+    "SELECT * FROM unnest($16::int[], $17::int[], $18::text[], $19::text[], $20::bigint[]) "
+    "ON CONFLICT (resource_id, day, source, reason) DO UPDATE SET count = drops_daily.count + excluded.count) "
+    "INSERT INTO usage_monthly (resource_id, month, events, warned_80, warned_100) "
+    "SELECT r, m, n, FALSE, FALSE FROM unnest($21::int[], $22::int[], $23::bigint[]) AS u(r, m, n) "
+    "ON CONFLICT (resource_id, month) DO UPDATE SET events = usage_monthly.events + excluded.events "
+    "RETURNING resource_id, month, events"
+)
 _PG_INSERT_EVENTS = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
     "$1::int[], $2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[]) "
     "ON CONFLICT (resource_id, event_id) DO NOTHING RETURNING resource_id, event_id"
 )
+
+
+@dataclass(slots=True)
+class _Counts:
+    """What a batch adds to the counters, as rows sorted by key (lock order)."""
+
+    issues: list[tuple[int, int, str, int, int]]  # (events, last_seen, level, overage_hour, issue id)
+    issue_hours: list[tuple[int, int, int]]  # (issue id, hour, events)
+    project_hours: list[tuple[int, int, int]]  # (resource id, hour, events)
+    months: list[tuple[int, int, int]]  # (resource id, month, events)
+    facets: list[tuple[int, int, str, str]]  # (resource id, issue id, name, value)
+    drops: list[tuple[int, int, str, str, int]]  # (resource id, day, source, reason, count)
 
 
 class _Batch:
@@ -217,6 +255,29 @@ class _Batch:
                 usage[(int(r[0]), month)] = int(r[1])
         return usage
 
+    async def add_counts(self, counts: _Counts, usage_before: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+        """Move every counter of the batch; returns the monthly usage totals after it."""
+        if self.sqlite:
+            await self.executemany(_UPDATE_ISSUE, counts.issues)
+            await self.executemany(_BUMP_ISSUE_HOURLY, counts.issue_hours)
+            await self.executemany(_BUMP_PROJECT_HOURLY, counts.project_hours)
+            await self.executemany(_BUMP_USAGE, counts.months)
+            await self.executemany(_ADD_FACET, counts.facets)
+            await self.executemany(_BUMP_DROPS, counts.drops)
+            # The single writer: nobody else moved the counters in between.
+            return {(rid, month): usage_before.get((rid, month), 0) + n for rid, month, n in counts.months}
+        # One round trip instead of up to seven; every table gets its rows in sorted order, like above.
+        records = await self.raw.fetch(
+            _PG_ADD_COUNTS,
+            *_columns(counts.issues, 5),
+            *_columns(counts.issue_hours, 3),
+            *_columns(counts.project_hours, 3),
+            *_columns(counts.facets, 4),
+            *_columns(counts.drops, 5),
+            *_columns(counts.months, 3),
+        )
+        return {(rec["resource_id"], rec["month"]): rec["events"] for rec in records}
+
     async def insert_events(self, kept: list[tuple[EventRow, int]]) -> set[tuple[int, str]]:
         """Insert-or-ignore; returns the (resource_id, event_id) pairs actually inserted."""
         kept.sort(key=lambda item: (item[0].resource_id, item[0].event_id))
@@ -253,6 +314,11 @@ class _Batch:
             [r.payload for r, _ in kept],
         )
         return {(rec["resource_id"], rec["event_id"]) for rec in records}
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as column lists (asyncpg's `unnest($1::int[], ...)` parameters)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def _group(items: Sequence[Any], key: Any, value: Any) -> dict[Any, list[Any]]:
@@ -370,20 +436,20 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
                 facets.add((row.resource_id, issue_id, "environment", row.environment))
             if row.release:
                 facets.add((row.resource_id, issue_id, "release", row.release))
-    greatest = "MAX" if batch.sqlite else "GREATEST"
-    await batch.executemany(_UPDATE_ISSUE.format(max=greatest), issue_updates)
-    await batch.executemany(_BUMP_ISSUE_HOURLY, [(*k, n) for k, n in sorted(issue_hours.items())])
-    await batch.executemany(_BUMP_PROJECT_HOURLY, [(*k, n) for k, n in sorted(project_hours.items())])
-    await batch.executemany(_BUMP_USAGE, [(*k, n) for k, n in sorted(months.items())])
-    await batch.executemany(_ADD_FACET, sorted(facets))
-    await batch.executemany(_BUMP_DROPS, [(*k, n) for k, n in sorted(drops.items())])
+    totals = await batch.add_counts(
+        _Counts(
+            issues=issue_updates,
+            issue_hours=[(*k, n) for k, n in sorted(issue_hours.items())],
+            project_hours=[(*k, n) for k, n in sorted(project_hours.items())],
+            months=[(*k, n) for k, n in sorted(months.items())],
+            facets=sorted(facets),
+            drops=[(*k, n) for k, n in sorted(drops.items())],
+        ),
+        usage_before,
+    )
     # Issues this batch created but whose every event turned out to be a duplicate.
     empty = [(issue.id,) for issue in issues.values() if issue.count == 0 and issue.id not in per_issue]
     await batch.executemany("DELETE FROM issues WHERE id = ? AND count = 0", empty)
-    if batch.sqlite:  # the single writer: nobody else moved the counters in between
-        totals = {key: usage_before.get(key, 0) + n for key, n in months.items()}
-    else:
-        totals = await batch.usage_before(set(months)) if months else {}
 
     changes = []
     by_id = {issue.id: (key, issue) for key, issue in issues.items()}
