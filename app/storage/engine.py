@@ -11,6 +11,7 @@ PostgreSQL: the asyncpg pool of `databases`, sized from `min_size`/`max_size` in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ class Database:
         self._db = databases.Database(url)
         self._writer: Connection | None = None
         self._reader: Connection | None = None
+        self._pg_writer: Connection | None = None  # PostgreSQL: held by the ingest writer
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
@@ -93,7 +95,40 @@ class Database:
             result: T = await driver._execute(_in_transaction, driver._conn, work)
             return result
 
+    @asynccontextmanager
+    async def writer_transaction(self) -> AsyncIterator[Any]:
+        """PostgreSQL: the ingest writer's transaction on a connection it keeps (the asyncpg driver's).
+
+        Taking a pool connection per batch costs two extra round trips (the acquire and the reset
+        query on release) while every request of the batch waits; the writer is one task per process,
+        so it holds one connection of the pool for itself, serialised by the write lock. A broken
+        connection (a database restart) is given back and replaced on the next batch.
+        """
+        if self.is_sqlite:
+            raise RuntimeError("writer_transaction is for PostgreSQL; SQLite uses run_sqlite_transaction")
+        async with self._write_lock:
+            if self._pg_writer is None:
+                conn = Connection(self._db, self._db._backend)
+                await conn.__aenter__()
+                self._pg_writer = conn
+            driver = self._pg_writer.raw_connection  # asyncpg.Connection
+            try:
+                async with driver.transaction():
+                    yield driver
+            except BaseException:
+                if driver.is_closed():
+                    await self._drop_pg_writer()
+                raise
+
+    async def _drop_pg_writer(self) -> None:
+        conn, self._pg_writer = self._pg_writer, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken: the pool discards it
+                await conn.__aexit__()
+
     async def disconnect(self) -> None:
+        async with self._write_lock:
+            await self._drop_pg_writer()
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.__aexit__()

@@ -128,6 +128,15 @@ _PG_UPSERT_ISSUES = (
     "ON CONFLICT (resource_id, fingerprint) DO UPDATE SET count = issues.count "
     "RETURNING id, resource_id, fingerprint, status, count, overage_hour"
 )
+# The issue upsert and the usage read of a batch in one statement: issue rows have a fingerprint,
+# usage rows have none.
+_PG_UPSERT_ISSUES_WITH_USAGE = (
+    "WITH up AS (" + _PG_UPSERT_ISSUES + ") "
+    "SELECT id, resource_id, fingerprint, status, count, overage_hour, NULL::int AS month, NULL::bigint AS events "
+    "FROM up UNION ALL "
+    "SELECT NULL, u.resource_id, NULL, NULL, NULL, NULL, u.month, u.events FROM usage_monthly u "
+    "JOIN unnest($8::int[], $9::int[]) AS k(r, m) ON u.resource_id = k.r AND u.month = k.m"
+)
 _PG_ADD_COUNTS = (
     "WITH issue_counts AS ("
     "UPDATE issues SET count = issues.count + u.n, last_seen = GREATEST(issues.last_seen, u.seen), level = u.level, "
@@ -207,30 +216,17 @@ class _Batch:
             found.update((resource_id, r[0]) for r in await self.fetch(sql, [resource_id, *ids]))
         return found
 
-    async def ensure_issues(self, firsts: list[EventRow]) -> dict[tuple[int, str], _Issue]:
-        """Create missing issues (count 0) and return every issue of the batch, locked on PostgreSQL."""
+    async def issues_and_usage(
+        self, firsts: list[EventRow], usage_keys: set[tuple[int, int]]
+    ) -> tuple[dict[tuple[int, str], _Issue], dict[tuple[int, int], int]]:
+        """Create missing issues (count 0); every issue of the batch (locked on PostgreSQL) and the
+        monthly usage so far — on PostgreSQL in one round trip, while the batch's requests wait."""
         firsts.sort(key=lambda row: (row.resource_id, row.fingerprint))
         if self.sqlite:
-            await self.executemany(
-                f"INSERT INTO issues ({_INSERT_ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'unresolved', FALSE, 0, ?, ?, 0) "
-                "ON CONFLICT (resource_id, fingerprint) DO NOTHING",
-                [
-                    (r.resource_id, r.fingerprint, r.title, r.culprit, r.type, r.level, r.received_at, r.received_at)
-                    for r in firsts
-                ],
-            )
-            issues: dict[tuple[int, str], _Issue] = {}
-            for resource_id, fps in _group(firsts, lambda row: row.resource_id, lambda row: row.fingerprint).items():
-                marks = ",".join("?" * len(fps))
-                sql = (
-                    "SELECT fingerprint, id, status, count, overage_hour FROM issues "
-                    f"WHERE resource_id = ? AND fingerprint IN ({marks})"
-                )
-                for r in await self.fetch(sql, [resource_id, *fps]):
-                    issues[(resource_id, r[0])] = _Issue(int(r[1]), r[2], int(r[3]), int(r[4]))
-            return issues
+            return await self._sqlite_issues(firsts), await self._sqlite_usage(usage_keys)
+        keys = sorted(usage_keys)
         records = await self.raw.fetch(
-            _PG_UPSERT_ISSUES,
+            _PG_UPSERT_ISSUES_WITH_USAGE,
             [r.resource_id for r in firsts],
             [r.fingerprint for r in firsts],
             [r.title for r in firsts],
@@ -238,15 +234,41 @@ class _Batch:
             [r.type for r in firsts],
             [r.level for r in firsts],
             [r.received_at for r in firsts],
+            [resource_id for resource_id, _ in keys],
+            [month for _, month in keys],
         )
-        return {
-            (rec["resource_id"], rec["fingerprint"]): _Issue(
-                rec["id"], rec["status"], rec["count"], rec["overage_hour"]
-            )
-            for rec in records
-        }
+        issues: dict[tuple[int, str], _Issue] = {}
+        usage: dict[tuple[int, int], int] = {}
+        for rec in records:
+            if rec["fingerprint"] is None:
+                usage[(rec["resource_id"], rec["month"])] = rec["events"]
+            else:
+                issues[(rec["resource_id"], rec["fingerprint"])] = _Issue(
+                    rec["id"], rec["status"], rec["count"], rec["overage_hour"]
+                )
+        return issues, usage
 
-    async def usage_before(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    async def _sqlite_issues(self, firsts: list[EventRow]) -> dict[tuple[int, str], _Issue]:
+        await self.executemany(
+            f"INSERT INTO issues ({_INSERT_ISSUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'unresolved', FALSE, 0, ?, ?, 0) "
+            "ON CONFLICT (resource_id, fingerprint) DO NOTHING",
+            [
+                (r.resource_id, r.fingerprint, r.title, r.culprit, r.type, r.level, r.received_at, r.received_at)
+                for r in firsts
+            ],
+        )
+        issues: dict[tuple[int, str], _Issue] = {}
+        for resource_id, fps in _group(firsts, lambda row: row.resource_id, lambda row: row.fingerprint).items():
+            marks = ",".join("?" * len(fps))
+            sql = (
+                "SELECT fingerprint, id, status, count, overage_hour FROM issues "
+                f"WHERE resource_id = ? AND fingerprint IN ({marks})"
+            )
+            for r in await self.fetch(sql, [resource_id, *fps]):
+                issues[(resource_id, r[0])] = _Issue(int(r[1]), r[2], int(r[3]), int(r[4]))
+        return issues
+
+    async def _sqlite_usage(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
         usage: dict[tuple[int, int], int] = {}
         for month, resource_ids in _group(sorted(keys), lambda k: k[1], lambda k: k[0]).items():
             marks = ",".join("?" * len(resource_ids))
@@ -337,8 +359,8 @@ async def write_batch(db: Database, *, rows: Sequence[EventRow], drops: Counter[
     """
     if db.is_sqlite:
         return await db.run_sqlite_transaction(lambda conn: _finish(_write(_Batch(db, conn), rows, drops, now)))
-    async with db.transaction() as conn:
-        return await _write(_Batch(db, conn.raw_connection), rows, drops, now)
+    async with db.writer_transaction() as driver:
+        return await _write(_Batch(db, driver), rows, drops, now)
 
 
 def _finish(coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -380,9 +402,8 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
     firsts: dict[tuple[int, str], EventRow] = {}
     for i in candidates:
         firsts.setdefault((rows[i].resource_id, rows[i].fingerprint), rows[i])
-    issues = await batch.ensure_issues(list(firsts.values())) if firsts else {}
     usage_keys = {(rows[i].resource_id, month_of(rows[i].received_at)) for i in candidates}
-    usage_before = await batch.usage_before(usage_keys) if usage_keys else {}
+    issues, usage_before = await batch.issues_and_usage(list(firsts.values()), usage_keys) if firsts else ({}, {})
     usage = dict(usage_before)
 
     # 3. Quota: which candidates are kept.
