@@ -69,3 +69,23 @@ async def test_sqlite_transaction_waits_for_the_write_lock(sqlite_db: Database) 
 async def test_sqlite_transaction_needs_sqlite(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         await Database(f"sqlite:///{tmp_path}/never-connected.sqlite3").run_sqlite_transaction(lambda conn: None)
+
+
+@pytest.mark.postgres
+async def test_postgres_writer_connection_is_replaced_after_the_database_drops_it(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    await db.connect()
+    try:
+        async with db.writer_transaction() as driver:
+            pid = await driver.fetchval("SELECT pg_backend_pid()")
+        async with db.writer_transaction() as driver:  # kept: the same backend serves the next batch
+            assert await driver.fetchval("SELECT pg_backend_pid()") == pid
+        async with db.connection() as conn:
+            await conn.execute(f"SELECT pg_terminate_backend({int(pid)})")
+        with pytest.raises(Exception):  # noqa: B017 - asyncpg raises one of several connection errors
+            async with db.writer_transaction() as driver:
+                await driver.fetchval("SELECT 1")
+        async with db.writer_transaction() as driver:  # the broken connection was given back and replaced
+            assert await driver.fetchval("SELECT pg_backend_pid()") != pid
+    finally:
+        await db.disconnect()
