@@ -107,6 +107,8 @@ class Database:
         if self.is_sqlite:
             raise RuntimeError("writer_transaction is for PostgreSQL; SQLite uses run_sqlite_transaction")
         async with self._write_lock:
+            if self._pg_writer is not None and _is_broken(self._pg_writer.raw_connection):
+                await self._drop_pg_writer()  # lost while idle: replace it before the batch, not after
             if self._pg_writer is None:
                 conn = Connection(self._db, self._db._backend)
                 await conn.__aenter__()
@@ -116,7 +118,7 @@ class Database:
                 async with driver.transaction():
                     yield driver
             except BaseException:
-                if driver.is_closed():
+                if _is_broken(driver):
                     await self._drop_pg_writer()
                 raise
 
@@ -176,6 +178,15 @@ class Database:
     async def ping(self) -> None:
         async with self.connection() as conn:
             await conn.fetch_val("SELECT 1")
+
+
+def _is_broken(driver: Any) -> bool:
+    """Whether an asyncpg connection of the pool can no longer serve (closed, or released by the pool
+    when the server dropped it: the proxy then refuses every call)."""
+    try:
+        return bool(driver.is_closed())
+    except Exception:
+        return True
 
 
 def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
