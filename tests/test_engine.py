@@ -90,10 +90,29 @@ async def test_postgres_writer_connection_is_replaced_after_the_database_drops_i
                 await asyncio.sleep(0.05)
         # The batch that meets the dropped connection may fail (its requests get 503 and retry),
         # unless the loss was already seen; either way the next batch runs on a new backend.
-        with contextlib.suppress(asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        with contextlib.suppress(
+            asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError
+        ):
             async with db.writer_transaction() as driver:
                 await driver.fetchval("SELECT 1")
         async with db.writer_transaction() as driver:
             assert await driver.fetchval("SELECT pg_backend_pid()") != pid
+    finally:
+        await db.disconnect()
+
+
+@pytest.mark.postgres
+async def test_postgres_writer_rolls_back_a_failed_batch_and_serves_the_next(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    await db.connect()
+    try:
+        with pytest.raises(asyncpg.UndefinedTableError):
+            async with db.writer_transaction() as driver:
+                await driver.execute(
+                    "INSERT INTO drops_daily (resource_id, day, source, reason, count) VALUES (1, 1, 's', 'x', 1)"
+                )
+                await driver.execute("SELECT * FROM no_such_table")
+        async with db.writer_transaction() as driver:
+            assert await driver.fetchval("SELECT count(*) FROM drops_daily WHERE reason = 'x'") == 0
     finally:
         await db.disconnect()

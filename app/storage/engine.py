@@ -101,8 +101,8 @@ class Database:
 
         Taking a pool connection per batch costs two extra round trips (the acquire and the reset
         query on release) while every request of the batch waits; the writer is one task per process,
-        so it holds one connection of the pool for itself, serialised by the write lock. A broken
-        connection (a database restart) is given back and replaced on the next batch.
+        so it holds one connection of the pool for itself, serialised by the write lock. After a failed
+        batch, or when it was lost while idle (a database restart), it is given back and replaced.
         """
         if self.is_sqlite:
             raise RuntimeError("writer_transaction is for PostgreSQL; SQLite uses run_sqlite_transaction")
@@ -118,8 +118,9 @@ class Database:
                 async with driver.transaction():
                     yield driver
             except BaseException:
-                if _is_broken(driver):
-                    await self._drop_pg_writer()
+                # A failed batch is rare; after one, the connection's state is not trusted (asyncpg
+                # reports a dropped connection in several ways, not all of them visible to is_closed()).
+                await self._drop_pg_writer()
                 raise
 
     async def _drop_pg_writer(self) -> None:
