@@ -396,7 +396,7 @@ def execute(args: argparse.Namespace) -> int:
             out.summary["server_cpu_ms_per_request"] = round(per_request * 1000, 3)
         out.say(
             f"server waited {server_waited:.1f} s for a CPU while runnable "
-            f"({server_waited / wall:.0%} of the run: other processes on its core); "
+            f"({server_waited / wall:.0%} of the run: its own threads or other processes on its core); "
             f"locust waited {generator_waited:.1f} s ({generator_waited / wall:.0%}: its timings include that)"
         )
         if readings.cpu_pressure is not None:
@@ -429,7 +429,8 @@ def execute(args: argparse.Namespace) -> int:
             bound = "the generator is CPU-bound"
         elif (server_waited + generator_waited) / wall > 0.2:
             bound = (
-                f"users waited for answers, and the machine is contended (server without a CPU "
+                f"users waited for answers, and the cores are contended by the server's own threads or "
+                f"other processes (server without a CPU "
                 f"{server_waited / wall:.0%} of the run, locust {generator_waited / wall:.0%})"
             )
         else:
