@@ -278,16 +278,23 @@ def _exception(exc: Any, field: str) -> dict[str, Any]:
         raise _fail(f"{field}.{wrong.name}", wrong.expected) from None
 
 
+def _latest(data: dict[str, Any], name: str, expected: str, limit: int) -> tuple[list[Any], int]:
+    """A Sentry-style list (a list, or `{"values": [...]}`) cut to its last `limit` items, and the
+    index of the first item kept; `[]` when absent."""
+    items = data.get(name)
+    if items is None:
+        return [], 0
+    if items.__class__ is dict and "values" in items:
+        items = items["values"]
+    if items.__class__ is not list:
+        raise _Wrong(name, expected)
+    offset = max(0, len(items) - limit)
+    return items[offset:], offset
+
+
 def _chain(data: dict[str, Any]) -> list[dict[str, Any]]:
-    chain = data.get("exception")
-    if chain is None:
-        return []
-    if chain.__class__ is dict and "values" in chain:
-        chain = chain["values"]
-    if chain.__class__ is not list:
-        raise _fail("exception", "a list of exceptions")
-    if len(chain) > MAX_CHAIN:
-        chain = chain[-MAX_CHAIN:]  # keep the raised exception and its nearest causes
+    # The raised exception and its nearest causes are kept.
+    chain, _ = _latest(data, "exception", "a list of exceptions", MAX_CHAIN)
     return [_exception(exc, f"exception[{i}]") for i, exc in enumerate(chain)]
 
 
@@ -327,16 +334,9 @@ def _breadcrumb(crumb: Any) -> dict[str, Any]:
 
 
 def _breadcrumbs(data: dict[str, Any]) -> list[dict[str, Any]]:
-    crumbs = data.get("breadcrumbs")
-    if crumbs is None:
-        return []
-    if crumbs.__class__ is dict and "values" in crumbs:
-        crumbs = crumbs["values"]
-    if crumbs.__class__ is not list:
-        raise _Wrong("breadcrumbs", "a list")
-    offset = max(0, len(crumbs) - MAX_BREADCRUMBS)  # the most recent are kept
+    crumbs, offset = _latest(data, "breadcrumbs", "a list", MAX_BREADCRUMBS)  # the most recent are kept
     out = []
-    for crumb in crumbs[offset:]:
+    for crumb in crumbs:
         try:
             out.append(_breadcrumb(crumb))
         except _Wrong as wrong:
@@ -383,8 +383,8 @@ def normalise(data: Any, received_at: int) -> dict[str, Any]:
     """
     if data.__class__ is not dict:
         raise BadRequest("the body must be a JSON object (an event)")
-    chain = _chain(data)
     try:
+        chain = _chain(data)
         message = _message(data)
         if not chain and not message:
             raise BadRequest("an event needs an 'exception' list or a 'message'", field="exception")
