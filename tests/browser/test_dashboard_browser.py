@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ADDON_PASSWORD, make_settings
 from tests.support import db as dbsupport
@@ -162,20 +162,18 @@ def test_resolving_issues_through_the_pages(chromium: Browser, app_url: str) -> 
     # Bulk: tick the first issue, press Resolve.
     page.locator("table.issues input[type=checkbox]").first.check()
     page.get_by_role("button", name="Resolve").click()
-    page.wait_for_load_state("load")
+    expect(page.locator("table.issues tbody tr")).to_have_count(1)  # waits for the redirected page
     assert page.url.startswith(f"{app_url}/dashboard")
-    assert page.locator("table.issues tbody tr").count() == 1
     # Detail: resolve the other one with its button.
     page.locator("table.issues a").first.click()
     page.wait_for_url(f"{app_url}/dashboard/issues/*")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-detail.png"), full_page=True)
     page.get_by_role("button", name="Resolve").click()
-    page.wait_for_load_state("load")
-    assert page.locator("#issue-status").inner_text() == "resolved"
+    expect(page.locator("#issue-status")).to_have_text("resolved")
     page.goto(f"{app_url}/dashboard")
     assert page.locator("table.issues").count() == 0
     assert "No issues match" in page.locator("main").inner_text()
     page.get_by_role("link", name="Resolved 2").click()
-    assert page.locator("table.issues tbody tr").count() == 2
+    expect(page.locator("table.issues tbody tr")).to_have_count(2)  # the click only starts the navigation
     page.close()
