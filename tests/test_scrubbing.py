@@ -221,3 +221,17 @@ def _every_rule(text: str) -> str:
 )
 def test_the_fast_path_changes_nothing(text: str) -> None:
     assert scrub_string(text) == _every_rule(text)
+
+
+def test_the_memo_of_clean_strings_keeps_no_secret_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrubbing, "_CLEAN", set())
+    clean, secret = "    return amount / count", "card 4111 1111 1111 1111"
+    for _ in range(2):  # the second time through the memo: same answers
+        assert scrub_string(clean) == clean
+        assert scrub_string(secret) == f"card {FILTERED}"
+        assert scrub_string(f"Bearer {JWT}") == f"Bearer {FILTERED}"
+    assert scrubbing._CLEAN == {clean}
+    assert scrub_string("x" * (scrubbing.MAX_CLEAN_LENGTH + 1)) and len(scrubbing._CLEAN) == 1  # long: not kept
+    for i in range(scrubbing.MAX_CLEAN + 10):
+        scrub_string(f"line {i}")
+    assert len(scrubbing._CLEAN) <= scrubbing.MAX_CLEAN

@@ -27,7 +27,7 @@ _MASKS = (
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Grouping:
     fingerprint: str  # 32 hex: the identity within a project
     title: str
@@ -48,17 +48,21 @@ def _grouping_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _frame_part(frame: dict[str, Any]) -> str:
     where = frame["module"] or frame["filename"] or frame["abs_path"]
-    function = _ADDRESS.sub("<addr>", frame["function"]).rsplit(".", 1)[-1]
+    function: str = frame["function"]
+    if "0x" in function:  # the regex only where it can match: this runs for every in-app frame
+        function = _ADDRESS.sub("<addr>", function)
+    if "." in function:
+        function = function.rsplit(".", 1)[-1]
     return f"{where}:{function}"
 
 
 def default_parts(event: dict[str, Any]) -> list[str]:
     chain = event["exception"]
-    if any(exc["frames"] for exc in chain):
+    if any([exc["frames"] for exc in chain]):
         parts: list[str] = []
         for exc in chain:
             parts.append(exc["type"])
-            parts.extend(_frame_part(frame) for frame in _grouping_frames(exc["frames"]))
+            parts += [_frame_part(frame) for frame in _grouping_frames(exc["frames"])]
         return parts
     if chain:
         last = chain[-1]
@@ -68,7 +72,7 @@ def default_parts(event: dict[str, Any]) -> list[str]:
 
 def fingerprint_parts(event: dict[str, Any]) -> list[str]:
     custom = event["fingerprint"]
-    if all(_DEFAULT_MARKER.match(part) for part in custom):  # none, or just `{{ default }}`: the default
+    if not custom or all(_DEFAULT_MARKER.match(part) for part in custom):  # none, or just `{{ default }}`: the default
         return ["default", *default_parts(event)]
     parts = ["custom"]
     for part in custom:

@@ -97,11 +97,25 @@ QUICK_HINTS = ("earer", "EARER", "eyJ", "://")
 _CARD_PATTERN = VALUE_RULES[-1][2]
 
 
+# Strings already found to hold no secret. Events repeat them (source lines, header values, the
+# messages of one exception): a set lookup is cheaper than the hint tests and the card search.
+# Only clean strings are kept, so no secret stays in memory; bounded (cleared when full).
+_CLEAN: set[str] = set()
+MAX_CLEAN = 8192
+MAX_CLEAN_LENGTH = 256
+
+
 def scrub_string(text: str) -> str:
     """`text` with every value-rule match replaced."""
+    if text in _CLEAN:
+        return text
     if "earer" not in text and "EARER" not in text and "eyJ" not in text and "://" not in text:
         # Only the card rule can apply (the common case: most strings hold no secret at all).
         if len(text) < 13 or _CARD_PATTERN.search(text) is None:
+            if len(text) <= MAX_CLEAN_LENGTH:
+                if len(_CLEAN) >= MAX_CLEAN:
+                    _CLEAN.clear()
+                _CLEAN.add(text)
             return text
     for _name, hints, pattern, replacement in VALUE_RULES:
         for hint in hints:
