@@ -8,6 +8,7 @@ with the same body. Prints req/s, p50/p99, non-2xx counts and the ratio, and che
 database holds the acknowledged events.
 
     python -m loadtests.bench [--duration 10] [--connections 50] [--database postgresql://...]
+                              [--workers 2 --server-cores 0,1 --wrk-cores 0,1]   (PostgreSQL scale-out)
 """
 
 from __future__ import annotations
@@ -187,7 +188,8 @@ def report(runs: list[Run], stored: int, acknowledged: int, args: argparse.Names
     print()
     print(f"machine: {machine_description()}; load average before: {os.getloadavg()[0]:.2f}")
     print(f"database: {database}; wrk {args.threads} thread(s), {args.connections} connections, {args.duration} s")
-    print(f"server pinned to core {args.server_cores}, wrk to core {args.wrk_cores}")
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
+    print(f"server pinned to core {args.server_cores}{workers}, wrk to core {args.wrk_cores}")
     header = (
         f"{'endpoint':<18}{'req/s':>9}{'2xx/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
         f"{'sock err':>9}{'srv CPU':>9}{'srv wait':>9}{'CPU/req':>9}"
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: 0.4 of a core suffices)")
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL or SQLite")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (PostgreSQL only; default 1)")
     parser.add_argument("--server-cores", default="0")
     parser.add_argument("--wrk-cores", default="1")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -246,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"event body: {len(lines[0])} bytes, {KINDS} distinct exceptions")
     with (
         fresh_database(args.database, keep=args.keep, prefix="tracebin_bench") as database,
-        running_server(database.url, cores=args.server_cores, log_path=workdir / "server.log") as server,
+        running_server(
+            database.url, cores=args.server_cores, workers=args.workers, log_path=workdir / "server.log"
+        ) as server,
     ):
         resource = server.partner.provision("pro", name="bench-app")
         auth = base64.b64encode(f"{resource.key}:".encode()).decode()
