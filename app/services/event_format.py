@@ -194,6 +194,12 @@ def _lines(frame: dict[str, Any], name: str) -> list[str]:
     ]
 
 
+def _text(frame: dict[str, Any], name: str, limit: int) -> str:
+    """A string field of a frame: the common case (a short string) inline, anything else through `_str`."""
+    value = frame.get(name)
+    return value if value.__class__ is str and len(value) <= limit else _str(frame, name, limit)
+
+
 def _frame(frame: Any) -> dict[str, Any]:
     if frame.__class__ is not dict:
         raise _Wrong("", "an object")
@@ -204,23 +210,11 @@ def _frame(frame: Any) -> dict[str, Any]:
     in_app = get("in_app")
     if in_app is not None and in_app.__class__ is not bool:
         raise _Wrong("in_app", "a boolean")
-    # Spelled out field by field (no loop, no helper call): this runs for every frame of every event.
-    # Strings: the common case (a short string) inline, anything else through `_str`.
-    filename = get("filename")
-    if filename.__class__ is not str or len(filename) > MAX_PATH:
-        filename = _str(frame, "filename", MAX_PATH)
-    abs_path = get("abs_path")
-    if abs_path.__class__ is not str or len(abs_path) > MAX_PATH:
-        abs_path = _str(frame, "abs_path", MAX_PATH)
-    function = get("function")
-    if function.__class__ is not str or len(function) > MAX_NAME:
-        function = _str(frame, "function", MAX_NAME)
-    module = get("module")
-    if module.__class__ is not str or len(module) > MAX_NAME:
-        module = _str(frame, "module", MAX_NAME)
-    context_line = get("context_line")
-    if context_line.__class__ is not str or len(context_line) > MAX_LINE:
-        context_line = _str(frame, "context_line", MAX_LINE)
+    filename = _text(frame, "filename", MAX_PATH)
+    abs_path = _text(frame, "abs_path", MAX_PATH)
+    function = _text(frame, "function", MAX_NAME)
+    module = _text(frame, "module", MAX_NAME)
+    context_line = scrub_string(_text(frame, "context_line", MAX_LINE))
     lineno = get("lineno")
     if lineno is not None and (lineno.__class__ is not int or not _INT_MIN <= lineno <= _INT_MAX):
         lineno = _int_or_none(frame, "lineno")
@@ -233,7 +227,7 @@ def _frame(frame: Any) -> dict[str, Any]:
         "abs_path": abs_path,
         "function": function,
         "module": module,
-        "context_line": scrub_string(context_line),
+        "context_line": context_line,
         "lineno": lineno,
         "colno": colno,
         "pre_context": _lines(frame, "pre_context") if "pre_context" in frame else [],
