@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app import gc_tuning
-from app.api_scope import BrowserOnly, is_api_path
+from app.api_scope import ApiRoutes, BrowserOnly, is_api_path
 from app.context import build_context
 from app.errors import TracebinError
 from app.http import JSONResponse, error_body
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await ctx.stop()
 
     middleware = [
+        Middleware(ApiRoutes, routes=consume.api_routes, on_domain_error=on_domain_error, on_http_error=on_http_error),
         Middleware(BrowserOnly, middleware=SecurityHeadersMiddleware),
         Middleware(
             BrowserOnly,

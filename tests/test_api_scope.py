@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -10,7 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app.api_scope import BrowserOnly, is_api_path
+from app.api_scope import API_PATHS, ApiRoutes, BrowserOnly, is_api_path
+from app.main import create_app, on_domain_error, on_http_error
+from app.routes import consume
+from app.settings import Settings
 from tests.conftest import Provisioned
 
 
@@ -56,3 +60,33 @@ def test_pages_keep_their_security_headers(client: TestClient) -> None:
     page = client.get("/status", headers={"Accept": "text/html"})
     assert "content-security-policy" in page.headers
     assert page.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+def test_api_routes_answer_other_methods_as_the_router_would(client: TestClient) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        reply = client.request(method, "/exceptions")
+        assert reply.status_code == 405
+        assert reply.headers["allow"] == "POST"
+        assert reply.json() == {"message": "Method Not Allowed"}
+    # A path the router knows better: the trailing slash is redirected, not served here.
+    assert client.post("/exceptions/", json={}, follow_redirects=False).status_code == 307
+
+
+def test_an_unexpected_error_in_an_api_route_is_a_json_500(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(consume, "api_routes", [*consume.api_routes[:2], Route("/ping", broken, methods=["POST"])])
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        reply = client.post("/ping", json={})
+    assert reply.status_code == 500
+    assert reply.json() == {"message": "internal server error"}
+
+
+def test_api_routes_serve_exactly_the_api_paths() -> None:
+    assert {route.path for route in consume.api_routes} == API_PATHS
+    handlers = {"on_domain_error": on_domain_error, "on_http_error": on_http_error}
+    with pytest.raises(ValueError, match="exactly"):
+        ApiRoutes(Starlette(), routes=consume.api_routes[:1], **handlers)
+    with pytest.raises(ValueError, match="POST endpoints only"):
+        ApiRoutes(Starlette(), routes=[*consume.api_routes, Route("/ping", consume.ping)], **handlers)
