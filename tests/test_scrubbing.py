@@ -223,15 +223,28 @@ def test_the_fast_path_changes_nothing(text: str) -> None:
     assert scrub_string(text) == _every_rule(text)
 
 
-def test_the_memo_of_clean_strings_keeps_no_secret_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scrubbing, "_CLEAN", set())
+def test_the_memo_of_clean_strings_keeps_no_secret_and_stays_bounded() -> None:
+    scrubbing.KNOWN_CLEAN.clear()
     clean, secret = "    return amount / count", "card 4111 1111 1111 1111"
+    url, url_secret = "https://shop.example.com/orders/1234", "https://ann:hunter2@shop.example.com/"
     for _ in range(2):  # the second time through the memo: same answers
         assert scrub_string(clean) == clean
         assert scrub_string(secret) == f"card {FILTERED}"
         assert scrub_string(f"Bearer {JWT}") == f"Bearer {FILTERED}"
-    assert scrubbing._CLEAN == {clean}
-    assert scrub_string("x" * (scrubbing.MAX_CLEAN_LENGTH + 1)) and len(scrubbing._CLEAN) == 1  # long: not kept
+        assert scrub_string(url) == url  # every rule ran and found nothing: remembered too
+        assert scrub_string(url_secret) == f"https://ann:{FILTERED}@shop.example.com/"
+    assert scrubbing.KNOWN_CLEAN == {clean, url}
+    assert scrub_string("x" * (scrubbing.MAX_CLEAN_LENGTH + 1)) and len(scrubbing.KNOWN_CLEAN) == 2  # long: not kept
     for i in range(scrubbing.MAX_CLEAN + 10):
         scrub_string(f"line {i}")
-    assert len(scrubbing._CLEAN) <= scrubbing.MAX_CLEAN
+    assert len(scrubbing.KNOWN_CLEAN) <= scrubbing.MAX_CLEAN
+
+
+def test_the_memo_of_key_answers_stays_bounded() -> None:
+    scrubbing.KNOWN_KEYS.clear()
+    assert is_denied_key("X-Api-Key") and not is_denied_key("author")
+    assert scrubbing.KNOWN_KEYS == {"X-Api-Key": True, "author": False}
+    for i in range(scrubbing.MAX_KNOWN_KEYS + 10):
+        is_denied_key(f"field_{i}")
+    assert len(scrubbing.KNOWN_KEYS) <= scrubbing.MAX_KNOWN_KEYS
+    assert is_denied_key("X-Api-Key")  # the same answer after the memo was cleared

@@ -12,10 +12,13 @@ import math
 import re
 import uuid
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
+import orjson
+
 from app.errors import BadRequest
-from app.services.scrubbing import FILTERED, is_denied_key, scrub_query_string, scrub_string
+from app.services.scrubbing import FILTERED, KNOWN_CLEAN, KNOWN_KEYS, is_denied_key, scrub_query_string, scrub_string
 
 TRUNCATED = "…[truncated]"
 LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
@@ -42,6 +45,9 @@ MAX_FREE_ITEMS = 200
 MAX_FREE_DEPTH = 8
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_SCALAR = (str, int, float)
+_NUMBER = (int, float)  # a tuple: `int | float` would build a union object at every call
+_known_key = KNOWN_KEYS.get  # is_denied_key's memo: True, False, or None (not asked yet)
 _INT_MIN, _INT_MAX = -(2**53), 2**53  # line numbers and the like: exact in JSON everywhere
 
 
@@ -68,7 +74,7 @@ def _str(data: dict[str, Any], name: str, limit: int) -> str:
         return value if len(value) <= limit else cut(value, limit)
     if value is None:
         return ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBER) and not isinstance(value, bool):
         return cut(str(value), limit)
     raise _Wrong(name, "a string")
 
@@ -87,7 +93,7 @@ def _int_or_none(data: dict[str, Any], name: str) -> int | None:
     value = data.get(name)
     if value is None or (value.__class__ is int and _INT_MIN <= value <= _INT_MAX):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not _INT_MIN <= value <= _INT_MAX:
+    if isinstance(value, bool) or not isinstance(value, _NUMBER) or not _INT_MIN <= value <= _INT_MAX:
         raise _Wrong(name, "an integer")
     return int(value)
 
@@ -100,6 +106,8 @@ def free_form(value: Any, depth: int = 0) -> Any:
     """
     cls = value.__class__
     if cls is str:
+        if value in KNOWN_CLEAN:
+            return value
         if len(value) > MAX_FREE_STRING:
             value = cut(value, MAX_FREE_STRING)
         return scrub_string(value)
@@ -108,16 +116,19 @@ def free_form(value: Any, depth: int = 0) -> Any:
             return TRUNCATED
         depth += 1
         out: dict[str, Any] = {}
-        for key, item in value.items():
-            if len(out) == MAX_FREE_ITEMS:
-                out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
-                break
-            if is_denied_key(key):
+        items = value.items() if len(value) <= MAX_FREE_ITEMS else islice(value.items(), MAX_FREE_ITEMS)
+        for key, item in items:
+            denied = _known_key(key)
+            if denied is None:
+                denied = is_denied_key(key)
+            if denied:
                 out[key] = FILTERED
-            elif item.__class__ is str and len(item) <= MAX_FREE_STRING:  # the common leaf, inline
-                out[key] = scrub_string(item)
+            elif item.__class__ is str:  # the common leaf, inline (a remembered string is short and clean)
+                out[key] = item if item in KNOWN_CLEAN else free_form(item)
             else:
                 out[key] = free_form(item, depth)
+        if len(value) > MAX_FREE_ITEMS:
+            out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
         return out
     if cls is list:
         if depth >= MAX_FREE_DEPTH:
@@ -152,7 +163,7 @@ def _timestamp(data: dict[str, Any], received_at: float) -> float:
     value = data.get("timestamp")
     if value is None:
         return received_at
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBER) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 <= value < 1e11:
             raise _fail("timestamp", "an RFC 3339 string or a Unix time")
         return float(value)
@@ -237,7 +248,53 @@ def _frame(frame: Any) -> dict[str, Any]:
     }
 
 
-def _frames(exc: dict[str, Any], field: str) -> list[dict[str, Any]]:
+# Normalised frames by their raw JSON. The same code reports the same frames over and over (library
+# frames always, in-app frames whenever their locals repeat), and a lookup costs a fraction of
+# normalising one. Only frames that normalising left as they were are kept: no field but a frame's
+# own, nothing filtered, nothing cut, so no secret is ever held here. Bounded: cleared when full.
+# Entries are shared by the events that hit them; normalised events are never modified.
+_FRAME_MEMO: dict[bytes, dict[str, Any]] = {}
+MAX_FRAME_MEMO = 4096
+MAX_FRAME_MEMO_KEY = 2048
+FRAME_FIELDS = frozenset(
+    {
+        "filename",
+        "abs_path",
+        "function",
+        "module",
+        "context_line",
+        "lineno",
+        "colno",
+        "pre_context",
+        "post_context",
+        "in_app",
+        "vars",
+    }
+)
+_UNSAFE_MARKS = (FILTERED.encode(), TRUNCATED.encode())
+
+
+def _memo_frame(frame: Any) -> dict[str, Any]:
+    if frame.__class__ is not dict:
+        raise _Wrong("", "an object")
+    try:
+        key = orjson.dumps(frame)
+    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits (parsed as a float by orjson... or not JSON-born)
+        return _frame(frame)
+    normalised = _FRAME_MEMO.get(key)
+    if normalised is None:
+        normalised = _frame(frame)
+        if len(key) <= MAX_FRAME_MEMO_KEY and frame.keys() <= FRAME_FIELDS:
+            stored = orjson.dumps(normalised)
+            if _UNSAFE_MARKS[0] not in stored and _UNSAFE_MARKS[1] not in stored:
+                if len(_FRAME_MEMO) >= MAX_FRAME_MEMO:
+                    _FRAME_MEMO.clear()
+                _FRAME_MEMO[key] = normalised
+    return normalised
+
+
+def _frames(exc: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    field = f"exception[{index}]"  # field names are built where they are needed, here a failure
     frames = exc.get("frames")
     if frames is None:
         # Sentry's shape nests them: {"stacktrace": {"frames": [...]}}.
@@ -251,32 +308,39 @@ def _frames(exc: dict[str, Any], field: str) -> list[dict[str, Any]]:
     if len(frames) > MAX_FRAMES:
         # Keep both ends: the entry point and the crash site; the middle is the least telling.
         frames = frames[:50] + frames[-(MAX_FRAMES - 50) :]
-    out = []
-    for frame in frames:
+    try:
+        return [_memo_frame(frame) for frame in frames]
+    except _Wrong:
+        pass
+    for i, frame in enumerate(frames):  # which frame was wrong, to name it (only after a failure)
         try:
-            out.append(_frame(frame))
+            _frame(frame)
         except _Wrong as wrong:
-            where = f"{field}.frames[{len(out)}]"
+            where = f"{field}.frames[{i}]"
             raise _fail(f"{where}.{wrong.name}" if wrong.name else where, wrong.expected) from None
-    return out
+    raise AssertionError("a frame was refused, then accepted")  # pragma: no cover
 
 
-def _exception(exc: Any, field: str) -> dict[str, Any]:
+def _exception(exc: Any, index: int) -> dict[str, Any]:
     if exc.__class__ is not dict:
-        raise _fail(field, "an object")
-    mechanism = exc.get("mechanism")
+        raise _fail(f"exception[{index}]", "an object")
+    get = exc.get
+    mechanism = get("mechanism")
+    value = get("value")
     try:
         if mechanism is not None and mechanism.__class__ is not dict:
             raise _Wrong("mechanism", "an object")
         return {
-            "type": _str(exc, "type", MAX_NAME) or "Error",
-            "value": scrub_string(_str(exc, "value", MAX_VALUE)),
-            "module": _str(exc, "module", MAX_NAME),
+            "type": _text(exc, "type", MAX_NAME) or "Error",
+            "value": value
+            if value.__class__ is str and value in KNOWN_CLEAN
+            else scrub_string(_str(exc, "value", MAX_VALUE)),
+            "module": _text(exc, "module", MAX_NAME),
             "mechanism": free_form(mechanism) if mechanism else None,
-            "frames": _frames(exc, field),
+            "frames": _frames(exc, index),
         }
     except _Wrong as wrong:
-        raise _fail(f"{field}.{wrong.name}", wrong.expected) from None
+        raise _fail(f"exception[{index}].{wrong.name}", wrong.expected) from None
 
 
 def _latest(data: dict[str, Any], name: str, expected: str, limit: int) -> tuple[list[Any], int]:
@@ -296,7 +360,7 @@ def _latest(data: dict[str, Any], name: str, expected: str, limit: int) -> tuple
 def _chain(data: dict[str, Any]) -> list[dict[str, Any]]:
     # The raised exception and its nearest causes are kept.
     chain, _ = _latest(data, "exception", "a list of exceptions", MAX_CHAIN)
-    return [_exception(exc, f"exception[{i}]") for i, exc in enumerate(chain)]
+    return [_exception(exc, i) for i, exc in enumerate(chain)]
 
 
 def _tags(data: dict[str, Any]) -> dict[str, str]:
@@ -313,12 +377,15 @@ def _tags(data: dict[str, Any]) -> dict[str, str]:
     for key, value in list(tags.items())[:MAX_TAGS] if len(tags) > MAX_TAGS else tags.items():
         if key.__class__ is not str or len(key) > MAX_TAG_KEY:
             key = cut(str(key), MAX_TAG_KEY)
-        if is_denied_key(key):
+        denied = _known_key(key)
+        if denied or (denied is None and is_denied_key(key)):
             out[key] = FILTERED
-            continue
-        if value.__class__ is not str:
-            value = str(value)
-        out[key] = scrub_string(value if len(value) <= MAX_TAG_VALUE else cut(value, MAX_TAG_VALUE))
+        elif value.__class__ is str and value in KNOWN_CLEAN and len(value) <= MAX_TAG_VALUE:
+            out[key] = value
+        else:
+            if value.__class__ is not str:
+                value = str(value)
+            out[key] = scrub_string(value if len(value) <= MAX_TAG_VALUE else cut(value, MAX_TAG_VALUE))
     return out
 
 
@@ -326,12 +393,15 @@ def _breadcrumb(crumb: Any) -> dict[str, Any]:
     if crumb.__class__ is not dict:
         raise _Wrong("", "an object")
     stamp = crumb.get("timestamp")
+    message = crumb.get("message")
     return {
-        "timestamp": stamp if isinstance(stamp, int | float | str) else None,
-        "type": _str(crumb, "type", MAX_NAME) or "default",
-        "category": _str(crumb, "category", MAX_NAME),
-        "level": _str(crumb, "level", 16) or "info",
-        "message": scrub_string(_str(crumb, "message", MAX_FREE_STRING)),
+        "timestamp": stamp if isinstance(stamp, _SCALAR) else None,
+        "type": _text(crumb, "type", MAX_NAME) or "default",
+        "category": _text(crumb, "category", MAX_NAME),
+        "level": _text(crumb, "level", 16) or "info",
+        "message": message
+        if message.__class__ is str and message in KNOWN_CLEAN
+        else scrub_string(_str(crumb, "message", MAX_FREE_STRING)),
         "data": _obj(crumb, "data"),
     }
 
@@ -352,7 +422,7 @@ def _fingerprint(data: dict[str, Any]) -> list[str]:
     value = data.get("fingerprint")
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(part, str | int | float) for part in value):
+    if not isinstance(value, list) or not all(isinstance(part, _SCALAR) for part in value):
         raise _Wrong("fingerprint", "a list of strings")
     return [cut(str(part), MAX_NAME) for part in value[:MAX_FINGERPRINT]]
 
@@ -395,13 +465,13 @@ def normalise(data: Any, received_at: int) -> dict[str, Any]:
             "event_id": _event_id(data),
             "timestamp": _timestamp(data, float(received_at)),
             "level": _level(data),
-            "platform": _str(data, "platform", MAX_NAME) or "other",
-            "logger": _str(data, "logger", MAX_NAME),
+            "platform": _text(data, "platform", MAX_NAME) or "other",
+            "logger": _text(data, "logger", MAX_NAME),
             "message": message,
             "exception": chain,
-            "release": _str(data, "release", MAX_RELEASE),
-            "environment": _str(data, "environment", MAX_ENVIRONMENT),
-            "server_name": _str(data, "server_name", MAX_NAME),
+            "release": _text(data, "release", MAX_RELEASE),
+            "environment": _text(data, "environment", MAX_ENVIRONMENT),
+            "server_name": _text(data, "server_name", MAX_NAME),
             "tags": _tags(data),
             "user": _obj(data, "user"),
             "request": _request(data),

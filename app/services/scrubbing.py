@@ -11,7 +11,6 @@ Two kinds of rule:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -84,11 +83,22 @@ MAX_DEPTH = 20
 _DENIED_PATTERN = re.compile("|".join(re.escape(part) for part in DENIED_KEY_PARTS))
 
 
-@functools.lru_cache(maxsize=4096)
+# is_denied_key's answers by key. Keys repeat across events (header and variable names), so
+# normalising an event looks here first: a dict lookup costs less than a call. Keys are names, not
+# secrets. Bounded (cleared when full).
+KNOWN_KEYS: dict[str, bool] = {}
+MAX_KNOWN_KEYS = 4096
+
+
 def is_denied_key(key: str) -> bool:
-    """Keys repeat across events (header and variable names), so the answer is cached."""
-    normalised = key.lower().replace("-", "_").replace(" ", "_")
-    return normalised in DENIED_KEYS or _DENIED_PATTERN.search(normalised) is not None
+    known = KNOWN_KEYS.get(key)
+    if known is None:
+        normalised = key.lower().replace("-", "_").replace(" ", "_")
+        known = normalised in DENIED_KEYS or _DENIED_PATTERN.search(normalised) is not None
+        if len(KNOWN_KEYS) >= MAX_KNOWN_KEYS:
+            KNOWN_KEYS.clear()
+        KNOWN_KEYS[key] = known
+    return known
 
 
 # The first hint of every hinted rule, and the one rule without hints (card numbers): scrub_string's
@@ -97,33 +107,42 @@ QUICK_HINTS = ("earer", "EARER", "eyJ", "://")
 _CARD_PATTERN = VALUE_RULES[-1][2]
 
 
-# Strings already found to hold no secret. Events repeat them (source lines, header values, the
-# messages of one exception): a set lookup is cheaper than the hint tests and the card search.
-# Only clean strings are kept, so no secret stays in memory; bounded (cleared when full).
-_CLEAN: set[str] = set()
+# Strings already found to hold no secret: scrub_string returns them as they are. Events repeat
+# them (source lines, header values, URLs, the messages of one exception): a set lookup is cheaper
+# than the hint tests and the card search, and normalising an event looks here before it calls
+# scrub_string. Only clean strings are kept, so no secret stays in memory; bounded (cleared when full,
+# never replaced: other modules hold it).
+KNOWN_CLEAN: set[str] = set()
 MAX_CLEAN = 8192
 MAX_CLEAN_LENGTH = 256
 
 
 def scrub_string(text: str) -> str:
     """`text` with every value-rule match replaced."""
-    if text in _CLEAN:
+    if text in KNOWN_CLEAN:
         return text
     if "earer" not in text and "EARER" not in text and "eyJ" not in text and "://" not in text:
         # Only the card rule can apply (the common case: most strings hold no secret at all).
         if len(text) < 13 or _CARD_PATTERN.search(text) is None:
-            if len(text) <= MAX_CLEAN_LENGTH:
-                if len(_CLEAN) >= MAX_CLEAN:
-                    _CLEAN.clear()
-                _CLEAN.add(text)
+            _remember_clean(text)
             return text
+    scrubbed = text
     for _name, hints, pattern, replacement in VALUE_RULES:
         for hint in hints:
-            if hint not in text:
+            if hint not in scrubbed:
                 break
         else:
-            text = pattern.sub(replacement, text)
-    return text
+            scrubbed = pattern.sub(replacement, scrubbed)
+    if scrubbed == text:  # every rule ran and found nothing (a URL without a password, say)
+        _remember_clean(text)
+    return scrubbed
+
+
+def _remember_clean(text: str) -> None:
+    if len(text) <= MAX_CLEAN_LENGTH:
+        if len(KNOWN_CLEAN) >= MAX_CLEAN:
+            KNOWN_CLEAN.clear()
+        KNOWN_CLEAN.add(text)
 
 
 def scrub(value: Any, depth: int = 0) -> Any:
