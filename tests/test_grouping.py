@@ -200,3 +200,62 @@ def test_title_and_culprit() -> None:
     assert grouped.culprit == "app.views in index"  # the last in-app frame, not the library one
     assert grouped.type == "ValueError"
     assert grouping.group(event(message="disk full")).title == "disk full"
+
+
+PINNED = [
+    (
+        "a stack",
+        {
+            "exception": [
+                {
+                    "type": "KeyError",
+                    "value": "k",
+                    "frames": [
+                        {"function": "Cart.load", "module": "app.cart", "in_app": True},
+                        {"function": "<lambda at 0x7f3a>", "filename": "app/x.py", "in_app": True},
+                    ],
+                },
+                {"type": "ValueError", "value": "v", "frames": [{"function": "get", "module": "requests.api"}]},
+            ]
+        },
+        "1123037c3540658e6db099b1a1d8fa1a",
+    ),
+    (
+        "no stack",
+        {
+            "exception": [
+                {"type": "TimeoutError", "value": "job 1234 after 0x1f s id 8f14e45f-ceea-467a-9575-4d2b5a7c1a3e"}
+            ]
+        },
+        "720b12d52ae7ea3bd27954fba02f3f74",
+    ),
+    ("a message", {"message": "disk 93% full on 10.0.0.1"}, "25ea4dc4bc08fcc7fd8fe6fadc4a020a"),
+    (
+        "a custom fingerprint",
+        {"message": "m", "fingerprint": ["{{ default }}", "tenant-7"]},
+        "d2d1a893815275c9e077c47737f11f05",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "expected"), PINNED, ids=[case for case, _, _ in PINNED])
+def test_fingerprints_stay_the_same_across_releases(case: str, body: dict[str, Any], expected: str) -> None:
+    # Stored issues are found by fingerprint: a change of the function would split every issue in two.
+    assert grouping.fingerprint(event_format.normalise(body, received_at=1_700_000_000)) == expected
+
+
+def test_the_memo_of_fingerprints_gives_the_same_answers_and_stays_bounded() -> None:
+    grouping._KNOWN.clear()
+    body = PINNED[0][1]
+    first = grouping.fingerprint(event_format.normalise(body, received_at=1))
+    assert grouping.fingerprint(event_format.normalise(body, received_at=2)) == first == PINNED[0][2]
+    assert len(grouping._KNOWN) == 1
+    for i in range(grouping.MAX_KNOWN + 10):
+        grouping.fingerprint(event(message=f"custom {i}", fingerprint=[f"part {i}"]))
+    assert len(grouping._KNOWN) <= grouping.MAX_KNOWN
+    grouping._KNOWN.clear()
+    parts = [f"{i:03d}" + "x" * 200 for i in range(16)]  # joined: longer than MAX_KNOWN_LENGTH
+    assert grouping.fingerprint(event(message="m", fingerprint=parts)) == grouping.fingerprint(
+        event(message="m", fingerprint=parts)
+    )
+    assert grouping._KNOWN == {}  # too long to keep

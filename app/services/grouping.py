@@ -58,16 +58,19 @@ def _frame_part(frame: dict[str, Any]) -> str:
 
 def default_parts(event: dict[str, Any]) -> list[str]:
     chain = event["exception"]
-    if any([exc["frames"] for exc in chain]):
-        parts: list[str] = []
-        for exc in chain:
-            parts.append(exc["type"])
-            parts += [_frame_part(frame) for frame in _grouping_frames(exc["frames"])]
-        return parts
-    if chain:
-        last = chain[-1]
-        return [last["type"], mask_message(last["value"] or event["message"])]
-    return ["message", mask_message(event["message"])]
+    for exc in chain:
+        if exc["frames"]:
+            break
+    else:  # no stack anywhere in the chain
+        if chain:
+            last = chain[-1]
+            return [last["type"], mask_message(last["value"] or event["message"])]
+        return ["message", mask_message(event["message"])]
+    parts: list[str] = []
+    for exc in chain:
+        parts.append(exc["type"])
+        parts += map(_frame_part, _grouping_frames(exc["frames"]))
+    return parts
 
 
 def fingerprint_parts(event: dict[str, Any]) -> list[str]:
@@ -83,9 +86,24 @@ def fingerprint_parts(event: dict[str, Any]) -> list[str]:
     return parts
 
 
+# Fingerprints by their joined parts: the events of one issue repeat them, and a lookup costs less
+# than the hash. The parts are exception types, code locations, scrubbed and masked messages and a
+# client's own fingerprint: nothing that is not stored with the event anyway. Bounded (cleared when full).
+_KNOWN: dict[str, str] = {}
+MAX_KNOWN = 4096
+MAX_KNOWN_LENGTH = 2048
+
+
 def fingerprint(event: dict[str, Any]) -> str:
     joined = "\x1f".join(fingerprint_parts(event))
-    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    known = _KNOWN.get(joined)
+    if known is None:
+        known = hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        if len(joined) <= MAX_KNOWN_LENGTH:
+            if len(_KNOWN) >= MAX_KNOWN:
+                _KNOWN.clear()
+            _KNOWN[joined] = known
+    return known
 
 
 def _first_line(text: str, limit: int = 200) -> str:
