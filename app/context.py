@@ -33,7 +33,7 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssueActivity:
     """What one committed ingest batch did to one issue (for alerts)."""
 
@@ -47,7 +47,7 @@ class IssueActivity:
     at: int  # unix seconds of the commit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UsageActivity:
     """A resource's monthly event total after a committed batch (for quota warnings)."""
 
@@ -80,8 +80,23 @@ class AppContext:
         """Hand a committed ingest batch to every batch listener; a failing listener is only logged."""
         if not self.batch_listeners:
             return
-        issues = [IssueActivity(**vars(change)) for change in result.issues]
-        usage = [UsageActivity(**vars(total)) for total in result.usage]
+        issues = [
+            IssueActivity(
+                resource_id=c.resource_id,
+                issue_id=c.issue_id,
+                title=c.title,
+                level=c.level,
+                new=c.new,
+                regressed=c.regressed,
+                events=c.events,
+                at=c.at,
+            )
+            for c in result.issues
+        ]
+        usage = [
+            UsageActivity(resource_id=u.resource_id, month=u.month, events=u.events, quota=u.quota)
+            for u in result.usage
+        ]
         for listener in self.batch_listeners:
             try:
                 await listener(issues, usage)

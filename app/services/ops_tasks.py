@@ -60,6 +60,8 @@ class BackgroundLoop:
                 log.exception("%s: tick failed", self.name)
             if self._stopping:
                 return
+            # asyncio.timeout, not wait_for: no task per wait (the alerts loop wakes after every ingest batch).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
             self._wake.clear()
