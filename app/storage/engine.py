@@ -22,8 +22,6 @@ from databases.core import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
-from app.storage.checkpoint import Checkpointer
-
 Dialect = Literal["sqlite", "postgresql"]
 T = TypeVar("T")
 
@@ -55,7 +53,6 @@ class Database:
         self._writer: Connection | None = None
         self._reader: Connection | None = None
         self._pg_writer: Connection | None = None  # PostgreSQL: held by the ingest writer
-        self._checkpointer: Checkpointer | None = None  # SQLite files: WAL checkpoints off the writer's path
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
@@ -72,11 +69,6 @@ class Database:
         if self.is_sqlite:
             self._writer = await self._open_sqlite_connection()
             self._reader = await self._open_sqlite_connection()
-            path = databases.DatabaseURL(self.url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
-                await self._writer.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpointer = Checkpointer(path, SQLITE_PRAGMAS)
-                self._checkpointer.start()
 
     async def _open_sqlite_connection(self) -> Connection:
         # Connection objects are not bound to the task that opens them; we share them explicitly.
@@ -101,9 +93,7 @@ class Database:
         async with self._write_lock:
             # aiosqlite has no public "run this in your thread"; _execute is what its own methods use.
             result: T = await driver._execute(_in_transaction, driver._conn, work)
-        if self._checkpointer is not None:
-            self._checkpointer.note_commit()
-        return result
+            return result
 
     @asynccontextmanager
     async def writer_transaction(self) -> AsyncIterator[Any]:
@@ -142,9 +132,6 @@ class Database:
     async def disconnect(self) -> None:
         async with self._write_lock:
             await self._drop_pg_writer()
-        checkpointer, self._checkpointer = self._checkpointer, None
-        if checkpointer is not None:
-            await asyncio.to_thread(checkpointer.stop)
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.__aexit__()
@@ -168,8 +155,6 @@ class Database:
         if self._writer is not None:
             async with self._write_lock, self._writer.transaction():
                 yield self._writer
-            if self._checkpointer is not None:
-                self._checkpointer.note_commit()
             return
         async with self._db.connection() as conn, conn.transaction():
             yield conn
