@@ -248,11 +248,13 @@ def _frame(frame: Any) -> dict[str, Any]:
     }
 
 
-# Normalised frames by their raw JSON. The same code reports the same frames over and over (library
-# frames always, in-app frames whenever their locals repeat), and a lookup costs a fraction of
-# normalising one. Only frames that normalising left as they were are kept: no field but a frame's
-# own, nothing filtered, nothing cut, so no secret is ever held here. Bounded: cleared when full.
-# Entries are shared by the events that hit them; normalised events are never modified.
+# Normalised frames by their raw JSON, locals left out. The same code reports the same frames over
+# and over (file, function, line, source context), while locals often differ from event to event, so
+# they are normalised on their own every time. A lookup costs a fraction of normalising the rest.
+# Only frames that normalising left as they were are kept (no field but a frame's own, nothing
+# filtered, nothing cut), so no secret is ever held here. Bounded: cleared when full. Entries are
+# shared by the events that hit them (copied when the event has locals); normalised events are never
+# modified.
 _FRAME_MEMO: dict[bytes, dict[str, Any]] = {}
 MAX_FRAME_MEMO = 4096
 MAX_FRAME_MEMO_KEY = 2048
@@ -268,7 +270,6 @@ FRAME_FIELDS = frozenset(
         "pre_context",
         "post_context",
         "in_app",
-        "vars",
     }
 )
 _UNSAFE_MARKS = (FILTERED.encode(), TRUNCATED.encode())
@@ -277,9 +278,24 @@ _UNSAFE_MARKS = (FILTERED.encode(), TRUNCATED.encode())
 def _memo_frame(frame: Any) -> dict[str, Any]:
     if frame.__class__ is not dict:
         raise _Wrong("", "an object")
+    vars_ = frame.pop("vars", None)  # out of the key: put back below (the error path reads it again)
+    try:
+        if vars_ is not None and vars_.__class__ is not dict:
+            raise _Wrong("vars", "an object")
+        normalised = _memo_frame_without_vars(frame)
+        if vars_:
+            normalised = normalised.copy()
+            normalised["vars"] = free_form(vars_)
+        return normalised
+    finally:
+        if vars_ is not None:
+            frame["vars"] = vars_
+
+
+def _memo_frame_without_vars(frame: dict[str, Any]) -> dict[str, Any]:
     try:
         key = orjson.dumps(frame)
-    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits (parsed as a float by orjson... or not JSON-born)
+    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in a frame built by code, not parsed
         return _frame(frame)
     normalised = _FRAME_MEMO.get(key)
     if normalised is None:
