@@ -15,6 +15,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.context import AppContext, IssueActivity, UsageActivity
+from app.routes import consume
+from app.services import keys
 from app.storage.ingest import month_of
 from tests.conftest import Provisioned, partner_auth, provision
 
@@ -271,6 +273,25 @@ def test_deprovisioned_key_is_refused_at_once(client: TestClient, resource: Prov
     assert post(client, resource, exception_event()).status_code == 202  # the key is now cached
     assert client.delete(f"/heroku/resources/{resource.heroku_uuid}", headers=partner_auth()).status_code == 204
     assert post(client, resource, exception_event()).status_code == 401
+
+
+def test_keys_remembered_by_header_stay_correct_and_bounded(client: TestClient, resource: Provisioned) -> None:
+    consume._KEYS.clear()
+    keys._HASHES.clear()
+    for _ in range(2):  # the second time from the memos
+        assert post(client, resource, exception_event()).status_code == 202
+        bearer = {"Authorization": f"Bearer {resource.key}"}
+        assert client.post("/exceptions", json=exception_event(), headers=bearer).status_code == 401
+    assert set(consume._KEYS.values()) == {resource.key, ""} and set(keys._HASHES) == {resource.key}
+    for i in range(consume.MAX_KEYS):
+        consume._KEYS[f"Basic made-up-{i}".encode()] = ""  # what a flood of made-up keys leaves
+    made_up = {"Authorization": "Basic " + base64.b64encode(b"0123456789abcdef0123456789abcdef:").decode()}
+    assert client.post("/exceptions", json=exception_event(), headers=made_up).status_code == 401
+    assert len(consume._KEYS) <= consume.MAX_KEYS
+    assert post(client, resource, exception_event()).status_code == 202
+    long_header = "Basic " + base64.b64encode(b"x" * 300 + b":").decode()
+    assert client.post("/exceptions", json=exception_event(), headers={"Authorization": long_header}).status_code == 401
+    assert long_header.encode() not in consume._KEYS  # decoded every time, not kept
 
 
 # --- limits and bad input ---------------------------------------------------------------------

@@ -21,20 +21,38 @@ MAX_REPORT = 64 * 1024
 MAX_PING = 1024 * 1024
 
 
+# Keys by Authorization header, for headers seen lately: an app sends the same one with every event.
+# Bounded (cleared when full); see app.services.keys for why holding keys in memory is fine.
+_KEYS: dict[bytes, str] = {}
+MAX_KEYS = 4096
+MAX_HEADER = 256  # a key's header is about 50 bytes; longer ones are decoded every time
+
+
 def api_key(request: Request) -> str:
     """The key of `https://<key>@host/...`: the Basic-auth user part (or the password, if the user is empty)."""
     for name, value in request.scope["headers"]:  # one pass, no Headers object (hot path)
         if name == b"authorization":
-            scheme, _, encoded = value.partition(b" ")
-            if scheme.lower() != b"basic":
-                return ""
-            try:
-                decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return ""
-            user, _, password = decoded.partition(":")
-            return user or password
+            key = _KEYS.get(value)
+            if key is None:
+                key = _basic_key(value)
+                if len(value) <= MAX_HEADER:
+                    if len(_KEYS) >= MAX_KEYS:
+                        _KEYS.clear()
+                    _KEYS[value] = key
+            return key
     return ""
+
+
+def _basic_key(header: bytes) -> str:
+    scheme, _, encoded = header.partition(b" ")
+    if scheme.lower() != b"basic":
+        return ""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    user, _, password = decoded.partition(":")
+    return user or password
 
 
 async def exceptions(request: Request) -> Response:

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 MAX_NEGATIVE = 10_000
 
+# sha256 of recently seen keys: the hash costs more than the rest of authenticating (an OpenSSL
+# context per call). Holding a key in memory exposes nothing new: this process can derive every key
+# from SESSION_SECRET and the stored salts anyway. Bounded (cleared when full).
+_HASHES: dict[str, str] = {}
+MAX_HASHES = 4096
+MAX_KEY_LENGTH = 128  # our keys have 32 characters; longer made-up ones are hashed every time
+
 
 class KeyCache:
     def __init__(self, db: Database, ttl: float) -> None:
@@ -87,7 +94,13 @@ async def authenticate(ctx: AppContext, key: str) -> Resource:
             "an API key is required: send it as the Basic-auth user (https://<key>@host/...)",
             headers={"WWW-Authenticate": 'Basic realm="tracebin"'},
         )
-    key_hash = hash_key(key)
+    key_hash = _HASHES.get(key)
+    if key_hash is None:
+        key_hash = hash_key(key)
+        if len(key) <= MAX_KEY_LENGTH:
+            if len(_HASHES) >= MAX_HASHES:
+                _HASHES.clear()
+            _HASHES[key] = key_hash
     resource = await ctx.keys.resolve(key_hash)
     # The lookup went by hash; compare the stored hash in constant time all the same.
     if resource is None or resource.key_hash is None or not secrets_match(key_hash, resource.key_hash):
