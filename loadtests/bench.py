@@ -117,6 +117,8 @@ class Run:
     p99_ms: float
     server_cpu: float  # CPU seconds the server used during the run
     server_waited: float  # seconds the server was runnable but had no CPU (others on its core)
+    quantiles: tuple[tuple[float, float], ...] = ()  # (percent, latency ms) on wrk's grid (post.lua)
+    worst_slice_p99_ms: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -131,9 +133,27 @@ class Run:
         return self.server_cpu / self.requests * 1e6 if self.requests else 0.0
 
 
+def merged_percentile(slices: list[Run], percent: float) -> float:
+    """The latency (ms) at `percent` of all the slices' requests together.
+
+    Each slice's distribution is known at wrk's grid of percentiles; the share of a slice at or
+    below a latency is read as the highest grid percentile not above it, which never overstates
+    it, so the merged percentile errs on the slow side.
+    """
+    total = sum(run.requests for run in slices)
+    candidates = sorted({ms for run in slices for _, ms in run.quantiles})
+    for latency in candidates:
+        below = sum(
+            run.requests * max((pct for pct, ms in run.quantiles if ms <= latency), default=0.0) / 100 for run in slices
+        )
+        if below >= total * percent / 100:
+            return latency
+    return candidates[-1] if candidates else 0.0
+
+
 def combined(slices: list[Run]) -> Run:
-    """The slices of one endpoint as one run: counts and times added up; percentiles are the worst
-    slice's (wrk reports no histogram to merge, and the worst is the honest summary)."""
+    """The slices of one endpoint as one run: counts and times added up, percentiles of all their
+    requests together (merged_percentile), and the worst slice's p99 beside them."""
     return Run(
         name=slices[0].name,
         requests=sum(run.requests for run in slices),
@@ -141,11 +161,12 @@ def combined(slices: list[Run]) -> Run:
         ok=sum(run.ok for run in slices),
         other=sum(run.other for run in slices),
         socket_errors=sum(run.socket_errors for run in slices),
-        p50_ms=max(run.p50_ms for run in slices),
-        p90_ms=max(run.p90_ms for run in slices),
-        p99_ms=max(run.p99_ms for run in slices),
+        p50_ms=merged_percentile(slices, 50),
+        p90_ms=merged_percentile(slices, 90),
+        p99_ms=merged_percentile(slices, 99),
         server_cpu=sum(run.server_cpu for run in slices),
         server_waited=sum(run.server_waited for run in slices),
+        worst_slice_p99_ms=max(run.p99_ms for run in slices),
     )
 
 
@@ -188,6 +209,8 @@ def run_wrk(name: str, base_url: str, path: str, bodies: Path, auth: str, args: 
         p99_ms=data["p99_us"] / 1000,
         server_cpu=cpu,
         server_waited=waited,
+        quantiles=tuple((float(pct), us / 1000) for pct, us in data["quantiles"]),
+        worst_slice_p99_ms=data["p99_us"] / 1000,
     )
 
 
@@ -229,6 +252,10 @@ def report(
             f"{run.other:>9}{run.socket_errors:>9}{run.server_cpu / run.seconds:>8.0%}{run.server_waited / run.seconds:>9.0%}"
             f"{run.cpu_per_request_us:>7.0f}us"
         )
+    print(
+        "p50/p90/p99 are of all the slices' requests together; the slowest slice's p99: "
+        + ", ".join(f"{run.name} {run.worst_slice_p99_ms:.1f} ms" for run in runs)
+    )
     exceptions, ping = runs[0], runs[1]
     ratio = exceptions.ok_per_s / ping.rps if ping.rps else 0.0
     print(

@@ -45,9 +45,18 @@ function done(summary, latency, requests)
     total_other = total_other + thread:get("other")
   end
   local e = summary.errors
+  -- The latency quantiles on a grid of percentiles, so runs can be merged into one distribution.
+  local grid = {}
+  for tenth = 5, 995, 5 do
+    table.insert(grid, string.format("[%g, %d]", tenth / 10, latency:percentile(tenth / 10)))
+  end
+  for _, p in ipairs({99.6, 99.7, 99.8, 99.9, 99.95, 99.99}) do
+    table.insert(grid, string.format("[%g, %d]", p, latency:percentile(p)))
+  end
+  table.insert(grid, string.format("[100, %d]", latency.max))
   io.write(string.format(
-    'WRK_JSON {"requests": %d, "duration_us": %d, "ok": %d, "other": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "socket_errors": %d}\n',
+    'WRK_JSON {"requests": %d, "duration_us": %d, "ok": %d, "other": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "socket_errors": %d, "quantiles": [%s]}\n',
     summary.requests, summary.duration, total_ok, total_other,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect + e.read + e.write + e.timeout))
+    e.connect + e.read + e.write + e.timeout, table.concat(grid, ", ")))
 end
