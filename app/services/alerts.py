@@ -138,7 +138,11 @@ class AlertService(BackgroundLoop):
 
     async def process(self, activity: IssueActivity) -> None:
         self._spikes.add(activity.issue_id, activity.events, activity.at)
-        settings = await self._settings_of(activity.resource_id)
+        cached = self._settings.get(activity.resource_id)  # the usual case, without a coroutine per activity
+        if cached is not None and cached[0] > time.monotonic():
+            settings = cached[1]
+        else:
+            settings = await self._settings_of(activity.resource_id)
         if settings is None or not settings.enabled:
             return
         kinds = []

@@ -153,6 +153,8 @@ def _event_id(data: dict[str, Any]) -> str:
     if value is None or value == "":
         return uuid.uuid4().hex
     if isinstance(value, str):
+        if _HEX32.match(value):  # what SDKs send: 32 lower-case hex digits
+            return value
         candidate = value.replace("-", "").lower()
         if _HEX32.match(candidate):
             return candidate

@@ -114,9 +114,13 @@ def _first_line(text: str, limit: int = 200) -> str:
 def culprit(event: dict[str, Any]) -> str:
     """Where it crashed: the last in-app frame of the raised exception (`module in function`)."""
     if event["exception"]:
-        frames = _grouping_frames(event["exception"][-1]["frames"])
+        frames = event["exception"][-1]["frames"]
         if frames:
-            frame = frames[-1]
+            for frame in reversed(frames):  # the last in-app frame, else the last frame
+                if frame["in_app"]:
+                    break
+            else:
+                frame = frames[-1]
             return f"{frame['module'] or frame['filename']} in {frame['function']}"[:512]
     logger: str = event["logger"]
     return logger[:512]
