@@ -15,6 +15,7 @@ from app.bodies import read_event_body
 from app.context import get_context
 from app.errors import BadRequest
 from app.http import JSONResponse, parse_json, read_body
+from app.memo import remember
 from app.services import ingest, keys
 
 MAX_REPORT = 64 * 1024
@@ -36,9 +37,7 @@ def api_key(request: Request) -> str:
             if key is None:
                 key = _basic_key(value)
                 if len(value) <= MAX_HEADER:
-                    if len(_KEYS) >= MAX_KEYS:
-                        _KEYS.clear()
-                    _KEYS[value] = key
+                    remember(_KEYS, value, key, MAX_KEYS)
             return key
     return ""
 

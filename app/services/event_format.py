@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from app.errors import BadRequest
+from app.memo import remember
 from app.services.scrubbing import FILTERED, KNOWN_CLEAN, KNOWN_KEYS, is_denied_key, scrub_query_string, scrub_string
 
 TRUNCATED = "…[truncated]"
@@ -305,9 +306,7 @@ def _memo_frame_without_vars(frame: dict[str, Any]) -> dict[str, Any]:
         if len(key) <= MAX_FRAME_MEMO_KEY and frame.keys() <= FRAME_FIELDS:
             stored = orjson.dumps(normalised)
             if _UNSAFE_MARKS[0] not in stored and _UNSAFE_MARKS[1] not in stored:
-                if len(_FRAME_MEMO) >= MAX_FRAME_MEMO:
-                    _FRAME_MEMO.clear()
-                _FRAME_MEMO[key] = normalised
+                remember(_FRAME_MEMO, key, normalised, MAX_FRAME_MEMO)
     return normalised
 
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.memo import remember
+
 _DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
 _MASKS = (
     (re.compile(r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b"), "<uuid>"),
@@ -100,9 +102,7 @@ def fingerprint(event: dict[str, Any]) -> str:
     if known is None:
         known = hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         if len(joined) <= MAX_KNOWN_LENGTH:
-            if len(_KNOWN) >= MAX_KNOWN:
-                _KNOWN.clear()
-            _KNOWN[joined] = known
+            remember(_KNOWN, joined, known, MAX_KNOWN)
     return known
 
 

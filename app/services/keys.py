@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from app.errors import Unauthorized
 from app.http import secrets_match
+from app.memo import remember
 from app.services.provisioning import hash_key
 from app.storage import resources as store
 from app.storage.engine import Database
@@ -98,9 +99,7 @@ async def authenticate(ctx: AppContext, key: str) -> Resource:
     if key_hash is None:
         key_hash = hash_key(key)
         if len(key) <= MAX_KEY_LENGTH:
-            if len(_HASHES) >= MAX_HASHES:
-                _HASHES.clear()
-            _HASHES[key] = key_hash
+            remember(_HASHES, key, key_hash, MAX_HASHES)
     resource = await ctx.keys.resolve(key_hash)
     # The lookup went by hash; compare the stored hash in constant time all the same.
     if resource is None or resource.key_hash is None or not secrets_match(key_hash, resource.key_hash):
