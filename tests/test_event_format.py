@@ -86,10 +86,10 @@ def test_bad_frames_are_named_with_or_without_the_memo() -> None:
 
 
 def test_the_body_is_left_as_it_came_and_the_memo_stays_bounded() -> None:
-    raw = frame(vars={"count": "0"})
-    before = copy.deepcopy(raw)
-    normalise(raw)
-    assert raw == before
+    for raw in (frame(vars={"count": "0"}), frame(vars=None), frame()):
+        before = copy.deepcopy(raw)
+        normalise(raw)
+        assert raw == before
     for i in range(event_format.MAX_FRAME_MEMO + 10):
         normalise(frame(lineno=i))
     assert len(event_format._FRAME_MEMO) <= event_format.MAX_FRAME_MEMO

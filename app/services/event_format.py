@@ -281,7 +281,9 @@ _UNSAFE_MARKS = (FILTERED.encode(), TRUNCATED.encode())
 def _memo_frame(frame: Any) -> dict[str, Any]:
     if frame.__class__ is not dict:
         raise _Wrong("", "an object")
-    vars_ = frame.pop("vars", None)  # out of the key: put back below (the error path reads it again)
+    if "vars" not in frame:
+        return _memo_frame_without_vars(frame)
+    vars_ = frame.pop("vars")  # out of the key: put back below (the error path reads it again)
     try:
         if vars_ is not None and vars_.__class__ is not dict:
             raise _Wrong("vars", "an object")
@@ -291,8 +293,7 @@ def _memo_frame(frame: Any) -> dict[str, Any]:
             normalised["vars"] = free_form(vars_)
         return normalised
     finally:
-        if vars_ is not None:
-            frame["vars"] = vars_
+        frame["vars"] = vars_
 
 
 def _memo_frame_without_vars(frame: dict[str, Any]) -> dict[str, Any]:
