@@ -142,7 +142,7 @@ class AlertService(BackgroundLoop):
         if cached is not None and cached[0] > time.monotonic():
             settings = cached[1]
         else:
-            settings = await self._settings_of(activity.resource_id)
+            settings = await self._load_settings(activity.resource_id)
         if settings is None or not settings.enabled:
             return
         kinds = []
@@ -166,13 +166,10 @@ class AlertService(BackgroundLoop):
             )
             await self._maybe_send(settings, alert)
 
-    async def _settings_of(self, resource_id: int) -> AlertSettings | None:
-        now = time.monotonic()
-        cached = self._settings.get(resource_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+    async def _load_settings(self, resource_id: int) -> AlertSettings | None:
+        """A resource's alert settings from the database, cached for SETTINGS_TTL (process reads the cache)."""
         found = await ops_alerts.get_settings(self.ctx.db, resource_id=resource_id)
-        self._settings[resource_id] = (now + SETTINGS_TTL, found)
+        self._settings[resource_id] = (time.monotonic() + SETTINGS_TTL, found)
         return found
 
     async def _maybe_send(self, settings: AlertSettings, alert: Alert) -> None:
