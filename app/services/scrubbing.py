@@ -1,6 +1,7 @@
 """Server-side scrubbing: secrets never reach the database.
 
-Self-contained and pure (standard library only) so the client library can mirror the same rules.
+Pure and self-contained (the standard library and app.memo's one helper) so the client library can
+mirror the same rules.
 Two kinds of rule:
 
 - KEY rules: a mapping entry whose key contains a denied word (compared lower-case, with `-` and
@@ -14,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+
+from app.memo import remember
 
 FILTERED = "[Filtered]"
 
@@ -95,9 +98,7 @@ def is_denied_key(key: str) -> bool:
     if known is None:
         normalised = key.lower().replace("-", "_").replace(" ", "_")
         known = normalised in DENIED_KEYS or _DENIED_PATTERN.search(normalised) is not None
-        if len(KNOWN_KEYS) >= MAX_KNOWN_KEYS:
-            KNOWN_KEYS.clear()
-        KNOWN_KEYS[key] = known
+        remember(KNOWN_KEYS, key, known, MAX_KNOWN_KEYS)
     return known
 
 
