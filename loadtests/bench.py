@@ -6,8 +6,8 @@ the server to core 0) with loadtests/wrk/post.lua: POST /exceptions with a reali
 (a unique event_id per request, so dedupe never short-cuts the write path) and POST /ping with the
 same body, in alternating slices (`--rounds` of `--duration` seconds each). The speed of this
 machine drifts by 20 % and more within minutes; alternating gives both endpoints the same
-conditions, so their ratio means something. Prints req/s, p50/p99 (the worst slice's), non-2xx
-counts and the ratio (overall, and the lowest and highest of the rounds), and checks that the
+conditions, so their ratio means something. Prints req/s, p50/p90/p99 of all the slices' requests
+together (and the slowest slice's p99), non-2xx counts and the ratio (overall, and the lowest and highest of the rounds), and checks that the
 database holds the acknowledged events.
 
     python -m loadtests.bench [--rounds 5] [--duration 4] [--connections 50] [--database postgresql://...]
