@@ -93,3 +93,23 @@ def test_the_body_is_left_as_it_came_and_the_memo_stays_bounded() -> None:
     for i in range(event_format.MAX_FRAME_MEMO + 10):
         normalise(frame(lineno=i))
     assert len(event_format._FRAME_MEMO) <= event_format.MAX_FRAME_MEMO
+
+
+def test_a_free_form_object_is_copied_only_when_something_in_it_changes() -> None:
+    clean = {"id": "1234", "email": "ann@example.com", "address": {"city": "Oslo"}}
+    assert event_format.free_form(clean) is clean  # nothing to change: the parsed value itself
+    with_list = {"id": "1234", "roles": ["admin"]}
+    assert event_format.free_form(with_list) == with_list  # lists are always copied
+
+    nested = {"id": "1234", "headers": {"Accept": "text/html", "Authorization": "Basic abc"}, "n": 1}
+    before = copy.deepcopy(nested)
+    out = event_format.free_form(nested)
+    assert out == {"id": "1234", "headers": {"Accept": "text/html", "Authorization": FILTERED}, "n": 1}
+    assert list(out) == list(nested)  # keys keep their order
+    assert nested == before  # the input is left as it came
+
+    wide = {f"k{i}": "v" for i in range(event_format.MAX_FREE_ITEMS + 5)}
+    wide["password"] = "hunter2"
+    trimmed = event_format.free_form(wide)
+    assert len(trimmed) == event_format.MAX_FREE_ITEMS + 1
+    assert trimmed[event_format.TRUNCATED] == 6

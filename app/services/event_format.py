@@ -100,7 +100,7 @@ def _int_or_none(data: dict[str, Any], name: str) -> int | None:
 
 
 def free_form(value: Any, depth: int = 0) -> Any:
-    """A copy of a free-form JSON value, cut to size and scrubbed.
+    """A free-form JSON value cut to size and scrubbed: a copy where anything changed, else the value itself.
 
     Long strings are cut, long containers trimmed, deep nesting replaced (all marked TRUNCATED);
     scrubbing's key and value rules are applied in the same walk, so the value is copied once.
@@ -115,22 +115,29 @@ def free_form(value: Any, depth: int = 0) -> Any:
     if cls is dict:
         if depth >= MAX_FREE_DEPTH:
             return TRUNCATED
+        if len(value) > MAX_FREE_ITEMS:
+            return _trimmed_dict(value, depth + 1)
         depth += 1
-        out: dict[str, Any] = {}
-        items = value.items() if len(value) <= MAX_FREE_ITEMS else islice(value.items(), MAX_FREE_ITEMS)
-        for key, item in items:
+        # Copied only once something in it changes: most free-form objects pass as they came, and
+        # the parsed body belongs to this request alone, so it can be part of the result.
+        out: dict[str, Any] | None = None
+        for key, item in value.items():
             denied = _known_key(key)
             if denied is None:
                 denied = is_denied_key(key)
             if denied:
-                out[key] = FILTERED
+                new = FILTERED
             elif item.__class__ is str:  # the common leaf, inline (a remembered string is short and clean)
-                out[key] = item if item in KNOWN_CLEAN else free_form(item)
+                if item in KNOWN_CLEAN:
+                    continue
+                new = free_form(item)
             else:
-                out[key] = free_form(item, depth)
-        if len(value) > MAX_FREE_ITEMS:
-            out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
-        return out
+                new = free_form(item, depth)
+            if new is not item:
+                if out is None:
+                    out = value.copy()
+                out[key] = new
+        return value if out is None else out
     if cls is list:
         if depth >= MAX_FREE_DEPTH:
             return TRUNCATED
@@ -140,6 +147,15 @@ def free_form(value: Any, depth: int = 0) -> Any:
             items.append(TRUNCATED)
         return items
     return value
+
+
+def _trimmed_dict(value: dict[str, Any], depth: int) -> dict[str, Any]:
+    """An object with more than MAX_FREE_ITEMS entries: the first ones, normalised, and the count left out."""
+    out: dict[str, Any] = {}
+    for key, item in islice(value.items(), MAX_FREE_ITEMS):
+        out[key] = FILTERED if is_denied_key(key) else free_form(item, depth)
+    out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
+    return out
 
 
 def _free_item(item: Any, depth: int) -> Any:
@@ -278,63 +294,75 @@ FRAME_FIELDS = frozenset(
 _UNSAFE_MARKS = (FILTERED.encode(), TRUNCATED.encode())
 
 
-def _memo_frame(frame: Any) -> dict[str, Any]:
-    if frame.__class__ is not dict:
-        raise _Wrong("", "an object")
-    if "vars" not in frame:
-        return _memo_frame_without_vars(frame)
-    vars_ = frame.pop("vars")  # out of the key: put back below (the error path reads it again)
-    try:
-        if vars_ is not None and vars_.__class__ is not dict:
-            raise _Wrong("vars", "an object")
-        normalised = _memo_frame_without_vars(frame)
-        if vars_:
-            normalised = normalised.copy()
-            normalised["vars"] = free_form(vars_)
-        return normalised
-    finally:
-        frame["vars"] = vars_
+def _memo_frames(frames: list[Any]) -> list[dict[str, Any]]:
+    """Normalised frames, through the memo: one loop with the lookup inline (this runs per frame)."""
+    out = []
+    get = _FRAME_MEMO.get
+    dumps = orjson.dumps
+    for frame in frames:
+        if frame.__class__ is not dict:
+            raise _Wrong("", "an object")
+        if "vars" in frame:
+            vars_ = frame.pop("vars")  # out of the key: put back below (the error path reads it again)
+            try:
+                if vars_ is not None and vars_.__class__ is not dict:
+                    raise _Wrong("vars", "an object")
+                try:
+                    key = dumps(frame)
+                except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in a frame built by code
+                    normalised = _frame(frame)
+                else:
+                    normalised = get(key) or _remember_frame(frame, key)
+            finally:
+                frame["vars"] = vars_
+            if vars_:
+                normalised = normalised.copy()
+                normalised["vars"] = free_form(vars_)
+        else:
+            try:
+                key = dumps(frame)
+            except orjson.JSONEncodeError:
+                normalised = _frame(frame)
+            else:
+                normalised = get(key) or _remember_frame(frame, key)
+        out.append(normalised)
+    return out
 
 
-def _memo_frame_without_vars(frame: dict[str, Any]) -> dict[str, Any]:
-    try:
-        key = orjson.dumps(frame)
-    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in a frame built by code, not parsed
-        return _frame(frame)
-    normalised = _FRAME_MEMO.get(key)
-    if normalised is None:
-        normalised = _frame(frame)
-        if len(key) <= MAX_FRAME_MEMO_KEY and frame.keys() <= FRAME_FIELDS:
-            stored = orjson.dumps(normalised)
-            if _UNSAFE_MARKS[0] not in stored and _UNSAFE_MARKS[1] not in stored:
-                remember(_FRAME_MEMO, key, normalised, MAX_FRAME_MEMO)
+def _remember_frame(frame: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """A frame the memo does not hold (its locals taken out): normalised, and kept when it is safe to."""
+    normalised = _frame(frame)
+    if len(key) <= MAX_FRAME_MEMO_KEY and frame.keys() <= FRAME_FIELDS:
+        stored = orjson.dumps(normalised)
+        if _UNSAFE_MARKS[0] not in stored and _UNSAFE_MARKS[1] not in stored:
+            remember(_FRAME_MEMO, key, normalised, MAX_FRAME_MEMO)
     return normalised
 
 
 def _frames(exc: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    field = f"exception[{index}]"  # field names are built where they are needed, here a failure
     frames = exc.get("frames")
+    nested = ""
     if frames is None:
         # Sentry's shape nests them: {"stacktrace": {"frames": [...]}}.
         stacktrace = exc.get("stacktrace")
         if stacktrace.__class__ is dict:
-            frames, field = stacktrace.get("frames"), f"{field}.stacktrace"
+            frames, nested = stacktrace.get("frames"), ".stacktrace"
     if frames is None:
         return []
     if frames.__class__ is not list:
-        raise _fail(f"{field}.frames", "a list")
+        raise _fail(f"exception[{index}]{nested}.frames", "a list")
     if len(frames) > MAX_FRAMES:
         # Keep both ends: the entry point and the crash site; the middle is the least telling.
         frames = frames[:50] + frames[-(MAX_FRAMES - 50) :]
     try:
-        return [_memo_frame(frame) for frame in frames]
+        return _memo_frames(frames)
     except _Wrong:
         pass
     for i, frame in enumerate(frames):  # which frame was wrong, to name it (only after a failure)
         try:
             _frame(frame)
         except _Wrong as wrong:
-            where = f"{field}.frames[{i}]"
+            where = f"exception[{index}]{nested}.frames[{i}]"  # field names are built only on a failure
             raise _fail(f"{where}.{wrong.name}" if wrong.name else where, wrong.expected) from None
     raise AssertionError("a frame was refused, then accepted")  # pragma: no cover
 
