@@ -210,7 +210,14 @@ class _Batch:
     async def existing_event_ids(self, rows: Sequence[EventRow]) -> set[tuple[int, str]]:
         """Event ids already stored (SQLite only: its single writer makes a look-before-insert exact)."""
         found: set[tuple[int, str]] = set()
-        for resource_id, ids in _group(rows, lambda row: row.resource_id, lambda row: row.event_id).items():
+        by_resource: dict[int, list[str]] = {}
+        for row in rows:
+            ids = by_resource.get(row.resource_id)
+            if ids is None:
+                by_resource[row.resource_id] = [row.event_id]
+            else:
+                ids.append(row.event_id)
+        for resource_id, ids in by_resource.items():
             marks = ",".join("?" * len(ids))
             sql = f"SELECT event_id FROM events WHERE resource_id = ? AND event_id IN ({marks})"
             found.update((resource_id, r[0]) for r in await self.fetch(sql, [resource_id, *ids]))
@@ -379,6 +386,8 @@ def _finish(coroutine: Coroutine[Any, Any, _T]) -> _T:
 
 
 async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey], now: int) -> BatchResult:
+    # Runs once per batch with every event in it (in the SQLite thread, on SQLite): per-row work is
+    # kept to one pass each step, with plain dicts.
     outcomes = [STORED] * len(rows)
     drops = Counter(drops)
     # 1. Duplicates inside the batch, and (SQLite) of stored events.
@@ -393,16 +402,23 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
             candidates.append(i)
     if batch.sqlite and candidates:
         stored = await batch.existing_event_ids([rows[i] for i in candidates])
-        for i in candidates:
-            if (rows[i].resource_id, rows[i].event_id) in stored:
-                outcomes[i] = DUPLICATE
-        candidates = [i for i in candidates if outcomes[i] == STORED]
+        if stored:
+            for i in candidates:
+                if (rows[i].resource_id, rows[i].event_id) in stored:
+                    outcomes[i] = DUPLICATE
+            candidates = [i for i in candidates if outcomes[i] == STORED]
 
     # 2. Issues (created with count 0 when new) and usage so far.
+    months_of: dict[int, int] = {}  # received_at -> YYYYMM: a batch's rows share a few seconds
     firsts: dict[tuple[int, str], EventRow] = {}
+    usage_keys: set[tuple[int, int]] = set()
     for i in candidates:
-        firsts.setdefault((rows[i].resource_id, rows[i].fingerprint), rows[i])
-    usage_keys = {(rows[i].resource_id, month_of(rows[i].received_at)) for i in candidates}
+        row = rows[i]
+        firsts.setdefault((row.resource_id, row.fingerprint), row)
+        month = months_of.get(row.received_at)
+        if month is None:
+            month = months_of[row.received_at] = month_of(row.received_at)
+        usage_keys.add((row.resource_id, month))
     issues, usage_before = await batch.issues_and_usage(list(firsts.values()), usage_keys) if firsts else ({}, {})
     usage = dict(usage_before)
 
@@ -413,50 +429,63 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
     for i in candidates:
         row = rows[i]
         issue = issues[(row.resource_id, row.fingerprint)]
-        month_key = (row.resource_id, month_of(row.received_at))
+        month_key = (row.resource_id, months_of[row.received_at])
         used = usage.get(month_key, 0)
-        hour = row.received_at // 3600
-        if used < row.quota:
-            pass
-        elif (issue.count == 0 and issue.id not in started) or (issue.overage_hour < hour and issue.id not in trickled):
-            # The first event of a new issue, or this hour's one event of an issue: kept.
-            trickled[issue.id] = hour
-        else:
-            outcomes[i] = OVER_QUOTA
-            drops[(row.resource_id, row.received_at // 86400, "server", "quota")] += 1
-            continue
+        if used >= row.quota:
+            hour = row.received_at // 3600
+            if (issue.count == 0 and issue.id not in started) or (
+                issue.overage_hour < hour and issue.id not in trickled
+            ):
+                # The first event of a new issue, or this hour's one event of an issue: kept.
+                trickled[issue.id] = hour
+            else:
+                outcomes[i] = OVER_QUOTA
+                drops[(row.resource_id, row.received_at // 86400, "server", "quota")] += 1
+                continue
         usage[month_key] = used + 1
         started.add(issue.id)
         kept.append((row, issue.id))
 
     # 4. Events (insert-or-ignore), then the counters of those actually inserted.
     inserted = await batch.insert_events(kept) if kept else set()
-    per_issue: dict[int, list[EventRow]] = defaultdict(list)
+    everything = len(inserted) == len(kept)  # always on SQLite; on PostgreSQL unless another process won
+    per_issue: dict[int, list[EventRow]] = {}
+    # (issue, resource, received_at, environment, release) -> events: a handful of keys per batch,
+    # from which the hourly, monthly and facet counters are made below.
+    tallies: dict[tuple[int, int, int, str, str], int] = {}
     for row, issue_id in kept:
-        if (row.resource_id, row.event_id) in inserted:
-            per_issue[issue_id].append(row)
-    for i in candidates:
-        if outcomes[i] == STORED and (rows[i].resource_id, rows[i].event_id) not in inserted:
-            outcomes[i] = DUPLICATE  # PostgreSQL: another process stored it first
+        if not everything and (row.resource_id, row.event_id) not in inserted:
+            continue
+        events = per_issue.get(issue_id)
+        if events is None:
+            per_issue[issue_id] = [row]
+        else:
+            events.append(row)
+        tally = (issue_id, row.resource_id, row.received_at, row.environment, row.release)
+        tallies[tally] = tallies.get(tally, 0) + 1
+    if not everything:
+        for i in candidates:
+            if outcomes[i] == STORED and (rows[i].resource_id, rows[i].event_id) not in inserted:
+                outcomes[i] = DUPLICATE  # PostgreSQL: another process stored it first
 
     issue_updates = []
+    for issue_id in sorted(per_issue):
+        events = per_issue[issue_id]
+        latest = max(events, key=_received_at)
+        issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
     issue_hours: Counter[tuple[int, int]] = Counter()
     project_hours: Counter[tuple[int, int]] = Counter()
     months: Counter[tuple[int, int]] = Counter()
     facets: set[tuple[int, int, str, str]] = set()
-    for issue_id in sorted(per_issue):
-        events = per_issue[issue_id]
-        latest = max(events, key=lambda row: row.received_at)
-        issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
-        for row in events:
-            hour = row.received_at // 3600
-            issue_hours[(issue_id, hour)] += 1
-            project_hours[(row.resource_id, hour)] += 1
-            months[(row.resource_id, month_of(row.received_at))] += 1
-            if row.environment:
-                facets.add((row.resource_id, issue_id, "environment", row.environment))
-            if row.release:
-                facets.add((row.resource_id, issue_id, "release", row.release))
+    for (issue_id, resource_id, received_at, environment, release), n in tallies.items():
+        hour = received_at // 3600
+        issue_hours[(issue_id, hour)] += n
+        project_hours[(resource_id, hour)] += n
+        months[(resource_id, months_of[received_at])] += n
+        if environment:
+            facets.add((resource_id, issue_id, "environment", environment))
+        if release:
+            facets.add((resource_id, issue_id, "release", release))
     totals = await batch.add_counts(
         _Counts(
             issues=issue_updates,
@@ -495,6 +524,10 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
         UsageTotal(resource_id=rid, month=month, events=n, quota=quotas[rid]) for (rid, month), n in totals.items()
     ]
     return BatchResult(outcomes=outcomes, issues=changes, usage=usage_totals)
+
+
+def _received_at(row: EventRow) -> int:
+    return row.received_at
 
 
 async def add_drops(db: Database, *, drops: Counter[DropKey]) -> None:
