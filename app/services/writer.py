@@ -44,6 +44,7 @@ class IngestWriter:
         # A plain deque and an Event: cheaper per event than asyncio.Queue, and the head can be read.
         self._queue: deque[_Item] = deque()
         self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -61,6 +62,9 @@ class IngestWriter:
     async def start(self) -> None:
         self._queue.clear()
         self._wakeup = asyncio.Event()  # bound to the loop that runs the writer
+        # Requests make their futures on it: asyncio.get_running_loop() is a getpid() system call on
+        # Python 3.11, once per event.
+        self._loop = asyncio.get_running_loop()
         self._running = True
         self._task = asyncio.create_task(self._run(), name="tracebin-ingest-writer")
 
@@ -80,11 +84,11 @@ class IngestWriter:
 
     async def submit(self, row: EventRow) -> str:
         """Queue a row and wait for its batch to commit; returns its outcome (store.STORED, ...)."""
-        if not self._running:
+        if not self._running or self._loop is None:
             raise Unavailable("the ingest writer is not running", retry_after=1)
         if len(self._queue) >= self.queue_size:
             raise Unavailable("too many events in flight; retry shortly", retry_after=1)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[str] = self._loop.create_future()
         self._queue.append((row, future, time.monotonic()))
         self._wakeup.set()
         return await future
