@@ -172,8 +172,16 @@ class OutboxSender(BackgroundLoop):
         leased = await ops_outbox.lease_due(
             self.db, now=now, channels=self.channels, lease_seconds=LEASE_SECONDS, limit=self.batch
         )
-        await asyncio.gather(*(self._deliver(message) for message in leased))
+        # Recipients in parallel, each one's messages in order (a "Resolved" never after its "Post-mortem").
+        by_recipient: dict[str, list[OutboxMessage]] = {}
+        for message in leased:
+            by_recipient.setdefault(message.recipient, []).append(message)
+        await asyncio.gather(*(self._deliver_in_order(messages) for messages in by_recipient.values()))
         return len(leased)
+
+    async def _deliver_in_order(self, messages: list[OutboxMessage]) -> None:
+        for message in messages:
+            await self._deliver(message)
 
     async def _deliver(self, message: OutboxMessage) -> None:
         try:
