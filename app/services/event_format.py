@@ -115,13 +115,14 @@ def free_form(value: Any, depth: int = 0) -> Any:
     if cls is dict:
         if depth >= MAX_FREE_DEPTH:
             return TRUNCATED
-        if len(value) > MAX_FREE_ITEMS:
-            return _trimmed_dict(value, depth + 1)
         depth += 1
         # Copied only once something in it changes: most free-form objects pass as they came, and
-        # the parsed body belongs to this request alone, so it can be part of the result.
-        out: dict[str, Any] | None = None
-        for key, item in value.items():
+        # the parsed body belongs to this request alone, so it can be part of the result. A long
+        # one is trimmed, so it is copied (its first entries) from the start.
+        trimmed = len(value) > MAX_FREE_ITEMS
+        items = islice(value.items(), MAX_FREE_ITEMS) if trimmed else value.items()
+        out: dict[str, Any] | None = dict(islice(value.items(), MAX_FREE_ITEMS)) if trimmed else None
+        for key, item in items:
             denied = _known_key(key)
             if denied is None:
                 denied = is_denied_key(key)
@@ -137,7 +138,11 @@ def free_form(value: Any, depth: int = 0) -> Any:
                 if out is None:
                     out = value.copy()
                 out[key] = new
-        return value if out is None else out
+        if out is None:
+            return value
+        if trimmed:
+            out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
+        return out
     if cls is list:
         if depth >= MAX_FREE_DEPTH:
             return TRUNCATED
@@ -147,15 +152,6 @@ def free_form(value: Any, depth: int = 0) -> Any:
             items.append(TRUNCATED)
         return items
     return value
-
-
-def _trimmed_dict(value: dict[str, Any], depth: int) -> dict[str, Any]:
-    """An object with more than MAX_FREE_ITEMS entries: the first ones, normalised, and the count left out."""
-    out: dict[str, Any] = {}
-    for key, item in islice(value.items(), MAX_FREE_ITEMS):
-        out[key] = FILTERED if is_denied_key(key) else free_form(item, depth)
-    out[TRUNCATED] = len(value) - MAX_FREE_ITEMS
-    return out
 
 
 def _free_item(item: Any, depth: int) -> Any:
@@ -298,33 +294,26 @@ def _memo_frames(frames: list[Any]) -> list[dict[str, Any]]:
     """Normalised frames, through the memo: one loop with the lookup inline (this runs per frame)."""
     out = []
     get = _FRAME_MEMO.get
-    dumps = orjson.dumps
     for frame in frames:
         if frame.__class__ is not dict:
             raise _Wrong("", "an object")
-        if "vars" in frame:
-            vars_ = frame.pop("vars")  # out of the key: put back below (the error path reads it again)
+        has_vars = "vars" in frame
+        vars_ = frame.pop("vars") if has_vars else None  # out of the key: put back below
+        try:
+            if vars_ is not None and vars_.__class__ is not dict:
+                raise _Wrong("vars", "an object")
             try:
-                if vars_ is not None and vars_.__class__ is not dict:
-                    raise _Wrong("vars", "an object")
-                try:
-                    key = dumps(frame)
-                except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in a frame built by code
-                    normalised = _frame(frame)
-                else:
-                    normalised = get(key) or _remember_frame(frame, key)
-            finally:
-                frame["vars"] = vars_
-            if vars_:
-                normalised = normalised.copy()
-                normalised["vars"] = free_form(vars_)
-        else:
-            try:
-                key = dumps(frame)
-            except orjson.JSONEncodeError:
+                key = orjson.dumps(frame)
+            except orjson.JSONEncodeError:  # e.g. an integer past 64 bits in a frame built by code
                 normalised = _frame(frame)
             else:
                 normalised = get(key) or _remember_frame(frame, key)
+        finally:
+            if has_vars:  # the error path reads the frame again
+                frame["vars"] = vars_
+        if vars_:
+            normalised = normalised.copy()
+            normalised["vars"] = free_form(vars_)
         out.append(normalised)
     return out
 
