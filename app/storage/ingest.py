@@ -14,6 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from app.storage.engine import Database
@@ -210,14 +211,7 @@ class _Batch:
     async def existing_event_ids(self, rows: Sequence[EventRow]) -> set[tuple[int, str]]:
         """Event ids already stored (SQLite only: its single writer makes a look-before-insert exact)."""
         found: set[tuple[int, str]] = set()
-        by_resource: dict[int, list[str]] = {}
-        for row in rows:
-            ids = by_resource.get(row.resource_id)
-            if ids is None:
-                by_resource[row.resource_id] = [row.event_id]
-            else:
-                ids.append(row.event_id)
-        for resource_id, ids in by_resource.items():
+        for resource_id, ids in _group(rows, _RESOURCE_ID, _EVENT_ID).items():
             marks = ",".join("?" * len(ids))
             sql = f"SELECT event_id FROM events WHERE resource_id = ? AND event_id IN ({marks})"
             found.update((resource_id, r[0]) for r in await self.fetch(sql, [resource_id, *ids]))
@@ -265,7 +259,7 @@ class _Batch:
             ],
         )
         issues: dict[tuple[int, str], _Issue] = {}
-        for resource_id, fps in _group(firsts, lambda row: row.resource_id, lambda row: row.fingerprint).items():
+        for resource_id, fps in _group(firsts, _RESOURCE_ID, _FINGERPRINT).items():
             marks = ",".join("?" * len(fps))
             sql = (
                 "SELECT fingerprint, id, status, count, overage_hour FROM issues "
@@ -277,7 +271,7 @@ class _Batch:
 
     async def _sqlite_usage(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
         usage: dict[tuple[int, int], int] = {}
-        for month, resource_ids in _group(sorted(keys), lambda k: k[1], lambda k: k[0]).items():
+        for month, resource_ids in _group(sorted(keys), itemgetter(1), itemgetter(0)).items():
             marks = ",".join("?" * len(resource_ids))
             sql = f"SELECT resource_id, events FROM usage_monthly WHERE month = ? AND resource_id IN ({marks})"
             for r in await self.fetch(sql, [month, *resource_ids]):
@@ -350,6 +344,13 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
+# Row fields as C-level getters: the batch calls them for every row (cheaper than lambdas).
+_RESOURCE_ID = attrgetter("resource_id")
+_EVENT_ID = attrgetter("event_id")
+_FINGERPRINT = attrgetter("fingerprint")
+_RECEIVED_AT = attrgetter("received_at")
+
+
 def _group(items: Sequence[Any], key: Any, value: Any) -> dict[Any, list[Any]]:
     grouped: dict[Any, list[Any]] = defaultdict(list)
     for item in items:
@@ -409,16 +410,12 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
             candidates = [i for i in candidates if outcomes[i] == STORED]
 
     # 2. Issues (created with count 0 when new) and usage so far.
-    months_of: dict[int, int] = {}  # received_at -> YYYYMM: a batch's rows share a few seconds
     firsts: dict[tuple[int, str], EventRow] = {}
     usage_keys: set[tuple[int, int]] = set()
     for i in candidates:
         row = rows[i]
         firsts.setdefault((row.resource_id, row.fingerprint), row)
-        month = months_of.get(row.received_at)
-        if month is None:
-            month = months_of[row.received_at] = month_of(row.received_at)
-        usage_keys.add((row.resource_id, month))
+        usage_keys.add((row.resource_id, month_of(row.received_at)))
     issues, usage_before = await batch.issues_and_usage(list(firsts.values()), usage_keys) if firsts else ({}, {})
     usage = dict(usage_before)
 
@@ -429,7 +426,7 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
     for i in candidates:
         row = rows[i]
         issue = issues[(row.resource_id, row.fingerprint)]
-        month_key = (row.resource_id, months_of[row.received_at])
+        month_key = (row.resource_id, month_of(row.received_at))
         used = usage.get(month_key, 0)
         if used >= row.quota:
             hour = row.received_at // 3600
@@ -471,7 +468,7 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
     issue_updates = []
     for issue_id in sorted(per_issue):
         events = per_issue[issue_id]
-        latest = max(events, key=_received_at)
+        latest = max(events, key=_RECEIVED_AT)
         issue_updates.append((len(events), latest.received_at, latest.level, trickled.get(issue_id, 0), issue_id))
     issue_hours: Counter[tuple[int, int]] = Counter()
     project_hours: Counter[tuple[int, int]] = Counter()
@@ -481,7 +478,7 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
         hour = received_at // 3600
         issue_hours[(issue_id, hour)] += n
         project_hours[(resource_id, hour)] += n
-        months[(resource_id, months_of[received_at])] += n
+        months[(resource_id, month_of(received_at))] += n
         if environment:
             facets.add((resource_id, issue_id, "environment", environment))
         if release:
@@ -524,10 +521,6 @@ async def _write(batch: _Batch, rows: Sequence[EventRow], drops: Counter[DropKey
         UsageTotal(resource_id=rid, month=month, events=n, quota=quotas[rid]) for (rid, month), n in totals.items()
     ]
     return BatchResult(outcomes=outcomes, issues=changes, usage=usage_totals)
-
-
-def _received_at(row: EventRow) -> int:
-    return row.received_at
 
 
 async def add_drops(db: Database, *, drops: Counter[DropKey]) -> None:
