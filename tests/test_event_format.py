@@ -113,3 +113,16 @@ def test_a_free_form_object_is_copied_only_when_something_in_it_changes() -> Non
     trimmed = event_format.free_form(wide)
     assert len(trimmed) == event_format.MAX_FREE_ITEMS + 1
     assert trimmed[event_format.TRUNCATED] == 6
+
+
+def test_a_query_string_is_filtered_without_changing_the_body() -> None:
+    body = {
+        "message": "boom",
+        "request": {"url": "https://shop.example.com/search", "query_string": "q=shoes&password=hunter2"},
+    }
+    before = copy.deepcopy(body)
+    stored = event_format.normalise(body, received_at=1_700_000_000)
+    assert stored["request"]["query_string"] == f"q=shoes&password={FILTERED}"
+    assert body == before  # the parsed body is left as it came
+    clean = {"message": "boom", "request": {"query_string": "q=shoes&page=2"}}
+    assert event_format.normalise(clean, received_at=1_700_000_000)["request"] is clean["request"]

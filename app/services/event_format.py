@@ -477,7 +477,9 @@ def _request(data: dict[str, Any]) -> dict[str, Any]:
     request = _obj(data, "request")
     query = request.get("query_string")
     if query.__class__ is str and "=" in query:
-        request["query_string"] = scrub_query_string(query)
+        scrubbed = scrub_query_string(query)
+        if scrubbed != query:  # free_form may have returned the body's own object: not changed in place
+            request = {**request, "query_string": scrubbed}
     return request
 
 
